@@ -1,0 +1,46 @@
+//! Opening the keyring at start-up: the store holds the key-encryption keys wrapped under
+//! the root key; the first start of a data directory creates the first one.
+
+use coffer_crypto::{KeyEncryptionKey, Keyring, RootKey};
+use coffer_store::{KeyEncryptionKeyRecord, Store};
+
+use crate::clock::Millis;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error(
+        "the root key does not open this store's key-encryption keys: it is not the root key this data was written with"
+    )]
+    WrongRootKey,
+    #[error("could not create a key-encryption key: {0}")]
+    Crypto(#[from] coffer_crypto::CryptoError),
+    #[error("could not read or write key-encryption keys: {0}")]
+    Store(#[from] coffer_store::StoreError),
+}
+
+pub async fn open_keyring<S: Store>(
+    store: &S,
+    root: &RootKey,
+    now: Millis,
+) -> Result<Keyring, KeyringError> {
+    let mut records = store.key_encryption_keys().await?;
+    if records.is_empty() {
+        let key_id = format!("kek-{}", uuid::Uuid::new_v4().simple());
+        let (_, wrapped) = KeyEncryptionKey::generate(&key_id, root)?;
+        // Several nodes may start together; each inserts its own and all keys are used.
+        store
+            .insert_key_encryption_key(KeyEncryptionKeyRecord {
+                key_id,
+                wrapped_material: wrapped,
+                created_at: now,
+            })
+            .await?;
+        records = store.key_encryption_keys().await?;
+    }
+    let keys = records
+        .iter()
+        .map(|r| KeyEncryptionKey::unwrap(&r.key_id, &r.wrapped_material, root))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| KeyringError::WrongRootKey)?;
+    Ok(Keyring::new(keys).expect("at least one key-encryption key exists"))
+}

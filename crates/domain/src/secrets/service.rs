@@ -1,0 +1,1274 @@
+//! The Secrets Manager operations: resolution, validation order, idempotency, label moves,
+//! retention and deletion, as AWS behaves (see the spec sections cited on each method).
+//!
+//! Writes are optimistic: load the secret, compute its next state with the pure functions
+//! of `labels`, `tags` and `filters`, then compare-and-swap it into the store; a conflict
+//! means another writer won, so reload and recompute. Reads come from the cache.
+
+use std::sync::Arc;
+
+use coffer_crypto::{EncryptionContext, Keyring, TokenSigner};
+use coffer_store::{
+    ListCursor, ListQuery, SecretAggregate, SecretChange, SecretRecord, SortBy, SortValue, Store,
+    StoreError, VersionMeta, VersionWrite,
+};
+use zeroize::Zeroizing;
+
+use crate::clock::{Clock, Millis, start_of_day};
+use crate::error::{SecretsError, SecretsResult, window_millis};
+use crate::random::Randomness;
+use crate::secrets::arn::{self, SecretRef};
+use crate::secrets::cache::SecretCache;
+use crate::secrets::filters::{self, Filter};
+use crate::secrets::labels::{self, AWSCURRENT};
+use crate::secrets::model::*;
+use crate::secrets::pagination::{Paginator, Position};
+use crate::secrets::password::{self, PasswordRules};
+use crate::secrets::tags;
+use crate::value::SecretValue;
+
+/// How many times a write is recomputed after losing a compare-and-swap race.
+const MAX_WRITE_ATTEMPTS: usize = 32;
+/// Rows read per store round trip while filtering a listing.
+const SCAN_BATCH: usize = 200;
+/// Rows one listing request may read before it answers with what it has and a NextToken
+/// (AWS also returns short pages), so a rare filter cannot make one request scan forever.
+const SCAN_BUDGET: usize = 5_000;
+const DEFAULT_LIST_MAX_RESULTS: usize = 100;
+const DEFAULT_BATCH_MAX_RESULTS: usize = 20;
+const DEFAULT_RECOVERY_WINDOW_DAYS: i64 = 30;
+/// What ListSecretVersionIds reports for versions under the AWS managed key.
+const DEFAULT_ENCRYPTION_KEY: &str = "DefaultEncryptionKey";
+
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// ARN partition, `aws` unless deployed as another partition.
+    pub partition: String,
+    /// Secrets kept in the read cache.
+    pub cache_secrets: usize,
+    /// Bytes of sealed values kept in the read cache.
+    pub cache_value_bytes: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            partition: "aws".into(),
+            cache_secrets: 100_000,
+            cache_value_bytes: 256 << 20,
+        }
+    }
+}
+
+pub struct SecretsService<S: Store> {
+    store: Arc<S>,
+    keyring: Keyring,
+    tokens: TokenSigner,
+    clock: Arc<dyn Clock>,
+    randomness: Randomness,
+    cache: SecretCache,
+    partition: String,
+}
+
+/// The outcome of computing a write: nothing to do, or a change to commit.
+enum Plan<T> {
+    Unchanged(T),
+    Commit(Box<SecretChange>, T),
+}
+
+impl<S: Store> SecretsService<S> {
+    pub fn new(
+        store: Arc<S>,
+        keyring: Keyring,
+        tokens: TokenSigner,
+        clock: Arc<dyn Clock>,
+        randomness: Randomness,
+        config: ServiceConfig,
+    ) -> Self {
+        SecretsService {
+            store,
+            keyring,
+            tokens,
+            clock,
+            randomness,
+            cache: SecretCache::new(config.cache_secrets, config.cache_value_bytes),
+            partition: config.partition,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    // ----- resolution (spec §4.3) -------------------------------------------------------
+
+    /// Finds the secret a `SecretId` names; `fresh` bypasses the cache (writers need the
+    /// latest revision).
+    async fn resolve(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        fresh: bool,
+    ) -> SecretsResult<Arc<SecretAggregate>> {
+        match arn::parse_secret_id(secret_id)? {
+            SecretRef::Name(name) => self
+                .load_by_name(&caller.account_id, &caller.region, name, fresh)
+                .await?
+                .ok_or(SecretsError::SecretNotFound),
+            SecretRef::Arn {
+                arn,
+                partition,
+                region,
+                account_id,
+                rest,
+                looks_complete,
+            } => {
+                // Only this account's secrets in the caller's region are served here.
+                if partition != self.partition
+                    || account_id != caller.account_id
+                    || region != caller.region
+                {
+                    return Err(SecretsError::SecretNotFound);
+                }
+                if let Some(found) = self.load_by_arn(arn, fresh).await? {
+                    return Ok(found);
+                }
+                if looks_complete {
+                    return Err(SecretsError::SecretNotFound);
+                }
+                self.load_by_name(account_id, region, rest, fresh)
+                    .await?
+                    .ok_or(SecretsError::SecretNotFound)
+            }
+            SecretRef::Unresolvable => Err(SecretsError::SecretNotFound),
+        }
+    }
+
+    async fn load_by_name(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+        fresh: bool,
+    ) -> SecretsResult<Option<Arc<SecretAggregate>>> {
+        if !fresh && let Some(hit) = self.cache.by_name(account_id, region, name) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.cache.epoch();
+        let loaded = self
+            .store
+            .secret_by_name(account_id, region, name)
+            .await?
+            .map(Arc::new);
+        if let Some(aggregate) = &loaded {
+            self.cache.insert(epoch, aggregate.clone());
+        }
+        Ok(loaded)
+    }
+
+    async fn load_by_arn(
+        &self,
+        arn: &str,
+        fresh: bool,
+    ) -> SecretsResult<Option<Arc<SecretAggregate>>> {
+        if !fresh && let Some(hit) = self.cache.by_arn(arn) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.cache.epoch();
+        let loaded = self.store.secret_by_arn(arn).await?.map(Arc::new);
+        if let Some(aggregate) = &loaded {
+            self.cache.insert(epoch, aggregate.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Loads, plans and commits a change to one secret, retrying lost races.
+    async fn modify<T>(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        mut plan: impl FnMut(&SecretAggregate, Millis) -> SecretsResult<Plan<T>>,
+    ) -> SecretsResult<T> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.resolve(caller, secret_id, true).await?;
+            match plan(&current, self.clock.now())? {
+                Plan::Unchanged(output) => return Ok(output),
+                Plan::Commit(change, output) => {
+                    if self.try_commit(*change).await? {
+                        return Ok(output);
+                    }
+                }
+            }
+        }
+        Err(contention())
+    }
+
+    /// Commits a change; `false` when another writer moved the secret first.
+    async fn try_commit(&self, change: SecretChange) -> SecretsResult<bool> {
+        let secret = change.secret.clone();
+        match self.store.update_secret(change).await {
+            Ok(()) => {
+                self.cache.invalidate(&secret);
+                Ok(true)
+            }
+            Err(StoreError::Conflict) => Ok(false),
+            Err(StoreError::NotFound) => Err(SecretsError::SecretNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn change(
+        &self,
+        current: &SecretAggregate,
+        mut next: SecretRecord,
+        now: Millis,
+    ) -> SecretChange {
+        next.revision = current.secret.revision + 1;
+        // AWS reports a strictly increasing LastChangedDate across successive updates.
+        next.last_changed_at = now.max(current.secret.last_changed_at + 1);
+        SecretChange {
+            secret: next,
+            expected_revision: current.secret.revision,
+            put_versions: vec![],
+            delete_versions: vec![],
+        }
+    }
+
+    // ----- values -----------------------------------------------------------------------
+
+    fn seal(&self, arn: &str, version_id: &str, value: &SecretValue) -> SecretsResult<Vec<u8>> {
+        let plaintext = value.to_plaintext();
+        self.keyring
+            .seal_secret_value(
+                EncryptionContext {
+                    secret_arn: arn,
+                    version_id,
+                },
+                &plaintext,
+            )
+            .map_err(|_| SecretsError::EncryptionFailure)
+    }
+
+    async fn sealed_value(
+        &self,
+        aggregate: &SecretAggregate,
+        version_id: &str,
+    ) -> SecretsResult<Option<Arc<Vec<u8>>>> {
+        let secret = &aggregate.secret;
+        if let Some(hit) = self.cache.value(&secret.arn, version_id, secret.revision) {
+            return Ok(Some(hit));
+        }
+        let loaded = self
+            .store
+            .version_ciphertext(&secret.arn, version_id)
+            .await?
+            .map(Arc::new);
+        if let Some(sealed) = &loaded {
+            self.cache
+                .insert_value(&secret.arn, version_id, secret.revision, sealed.clone());
+        }
+        Ok(loaded)
+    }
+
+    fn open(&self, arn: &str, version_id: &str, sealed: &[u8]) -> SecretsResult<SecretValue> {
+        let plaintext = self
+            .keyring
+            .open_secret_value(
+                EncryptionContext {
+                    secret_arn: arn,
+                    version_id,
+                },
+                sealed,
+            )
+            .map_err(|_| SecretsError::DecryptionFailure)?;
+        SecretValue::from_plaintext(&plaintext)
+    }
+
+    /// Whether a stored version holds exactly `value` (same type, same bytes), compared in
+    /// constant time so the comparison leaks nothing about the stored value.
+    async fn holds_value(
+        &self,
+        aggregate: &SecretAggregate,
+        version_id: &str,
+        value: &SecretValue,
+    ) -> SecretsResult<bool> {
+        let Some(sealed) = self.sealed_value(aggregate, version_id).await? else {
+            return Ok(false);
+        };
+        let plaintext = self
+            .keyring
+            .open_secret_value(
+                EncryptionContext {
+                    secret_arn: &aggregate.secret.arn,
+                    version_id,
+                },
+                &sealed,
+            )
+            .map_err(|_| SecretsError::DecryptionFailure)?;
+        let candidate = value.to_plaintext();
+        Ok(coffer_crypto::constant_time_eq(&plaintext, &candidate))
+    }
+
+    fn check_kms_key(&self, caller: &Caller, kms_key_id: &str) -> SecretsResult<()> {
+        // Until customer managed keys exist, only the default key's names are accepted.
+        let default_alias_arn = format!(
+            "arn:{}:kms:{}:{}:alias/aws/secretsmanager",
+            self.partition, caller.region, caller.account_id
+        );
+        if kms_key_id.is_empty()
+            || kms_key_id == "alias/aws/secretsmanager"
+            || kms_key_id == default_alias_arn
+        {
+            Ok(())
+        } else {
+            Err(SecretsError::KmsKeyNotFound)
+        }
+    }
+
+    /// The idempotency rule of value-creating writes (spec §4.6): `true` when the token
+    /// names a version that already holds exactly this value (a retry: change nothing),
+    /// an error when it holds another value, `false` when there is no such value yet.
+    async fn is_retry(
+        &self,
+        current: &SecretAggregate,
+        token: &str,
+        value: &SecretValue,
+    ) -> SecretsResult<bool> {
+        if !current
+            .versions
+            .iter()
+            .any(|v| v.version_id == token && v.has_value)
+        {
+            return Ok(false);
+        }
+        if self.holds_value(current, token, value).await? {
+            Ok(true)
+        } else {
+            Err(SecretsError::ClientRequestTokenInUse {
+                token: token.to_owned(),
+                arn: current.secret.arn.clone(),
+            })
+        }
+    }
+
+    /// Stages a new version (or the value of a rotation's placeholder, which has the token
+    /// as its id and no value yet) on `change`, with its labels and the retention rule.
+    /// Returns the labels the version ends with.
+    fn stage_new_value(
+        &self,
+        current: &SecretAggregate,
+        change: &mut SecretChange,
+        token: &str,
+        value: &SecretValue,
+        requested_labels: &[String],
+        now: Millis,
+    ) -> SecretsResult<Vec<String>> {
+        let placeholder = current.versions.iter().find(|v| v.version_id == token);
+        let sealed = self.seal(&current.secret.arn, token, value)?;
+        let meta = VersionMeta {
+            version_id: token.to_owned(),
+            created_at: placeholder.map_or(now, |p| p.created_at),
+            last_accessed_day: None,
+            kms_key_id: current.secret.kms_key_id.clone(),
+            has_value: true,
+        };
+        labels::label_new_version(&mut change.secret.stages, token, requested_labels);
+        labels::check_label_quota(&change.secret.stages)?;
+        let mut versions: Vec<VersionMeta> = current.versions.clone();
+        if placeholder.is_none() {
+            versions.push(meta.clone());
+        }
+        change.delete_versions = labels::versions_to_remove(&versions, &change.secret.stages, now)?;
+        change.put_versions.push(VersionWrite {
+            meta,
+            ciphertext: Some(sealed),
+        });
+        Ok(labels::labels_of(&change.secret.stages, token))
+    }
+
+    // ----- operations ---------------------------------------------------------------------
+
+    /// CreateSecret (spec §3.1).
+    pub async fn create_secret(
+        &self,
+        caller: &Caller,
+        input: CreateSecretInput,
+    ) -> SecretsResult<CreateSecretOutput> {
+        arn::check_name(&input.name)?;
+        let value = SecretValue::from_members(input.secret_string, input.secret_binary)?;
+        let token = input.client_request_token;
+        if value.is_some() && token.is_none() {
+            return Err(SecretsError::MissingClientRequestToken);
+        }
+        if input.secret_type.as_deref().is_some_and(|t| !t.is_empty()) {
+            return Err(SecretsError::UnsupportedSecretType);
+        }
+        if input
+            .add_replica_regions
+            .as_ref()
+            .is_some_and(|r| !r.is_empty())
+        {
+            return Err(SecretsError::InvalidReplicaRegion);
+        }
+        if let Some(kms_key_id) = &input.kms_key_id {
+            self.check_kms_key(caller, kms_key_id)?;
+        }
+        let tags = match input.tags {
+            Some(inputs) if !inputs.is_empty() => {
+                let tags = tags::parse_tags(inputs)?;
+                tags::check_count(&tags)?;
+                Some(tags)
+            }
+            _ => None,
+        };
+        let description = input.description.filter(|d| !d.is_empty());
+
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            if let Some(existing) = self
+                .store
+                .secret_by_name(&caller.account_id, &caller.region, &input.name)
+                .await?
+            {
+                return self
+                    .create_conflict(&existing, token.as_deref(), value.as_ref())
+                    .await;
+            }
+            let now = self.clock.now();
+            let suffix = arn::random_suffix(&self.randomness);
+            let secret_arn = arn::secret_arn(
+                &self.partition,
+                &caller.region,
+                &caller.account_id,
+                &input.name,
+                &suffix,
+            );
+            let mut record = SecretRecord {
+                arn: secret_arn.clone(),
+                account_id: caller.account_id.clone(),
+                region: caller.region.clone(),
+                name: input.name.clone(),
+                description: description.clone(),
+                kms_key_id: None,
+                created_at: now,
+                last_changed_at: now,
+                last_accessed_day: None,
+                deletion_date: None,
+                tags: tags.clone(),
+                stages: Default::default(),
+                revision: 1,
+            };
+            let mut versions = Vec::new();
+            if let (Some(value), Some(token)) = (&value, &token) {
+                let sealed = self.seal(&secret_arn, token, value)?;
+                versions.push(VersionWrite {
+                    meta: VersionMeta {
+                        version_id: token.clone(),
+                        created_at: now,
+                        last_accessed_day: None,
+                        kms_key_id: None,
+                        has_value: true,
+                    },
+                    ciphertext: Some(sealed),
+                });
+                labels::attach(&mut record.stages, AWSCURRENT, token);
+            }
+            match self.store.create_secret(record, versions).await {
+                Ok(()) => {
+                    return Ok(CreateSecretOutput {
+                        arn: secret_arn,
+                        name: input.name,
+                        version_id: value.as_ref().and(token),
+                    });
+                }
+                // Another request created the name first: answer as if it had been there.
+                Err(StoreError::NameTaken) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(SecretsError::internal(
+            "could not create the secret under contention",
+        ))
+    }
+
+    async fn create_conflict(
+        &self,
+        existing: &SecretAggregate,
+        token: Option<&str>,
+        value: Option<&SecretValue>,
+    ) -> SecretsResult<CreateSecretOutput> {
+        if existing.secret.deletion_date.is_some() {
+            return Err(SecretsError::NameScheduledForDeletion);
+        }
+        if let (Some(token), Some(value)) = (token, value)
+            && existing
+                .versions
+                .iter()
+                .any(|v| v.version_id == token && v.has_value)
+        {
+            if self.holds_value(existing, token, value).await? {
+                return Ok(CreateSecretOutput {
+                    arn: existing.secret.arn.clone(),
+                    name: existing.secret.name.clone(),
+                    version_id: Some(token.to_owned()),
+                });
+            }
+            return Err(SecretsError::ClientRequestTokenInUse {
+                token: token.to_owned(),
+                arn: existing.secret.arn.clone(),
+            });
+        }
+        Err(SecretsError::SecretAlreadyExists(
+            existing.secret.name.clone(),
+        ))
+    }
+
+    /// GetSecretValue (spec §3.2): the hot path. Served from the cache; the store is only
+    /// written once per version per day, to move `LastAccessedDate`.
+    pub async fn get_secret_value(
+        &self,
+        caller: &Caller,
+        input: GetSecretValueInput,
+    ) -> SecretsResult<SecretValueOutput> {
+        let aggregate = self.resolve(caller, &input.secret_id, false).await?;
+        if aggregate.secret.deletion_date.is_some() {
+            return Err(SecretsError::MarkedForDeletion);
+        }
+        self.read_value(
+            &aggregate,
+            input.version_id.as_deref(),
+            input.version_stage.as_deref(),
+        )
+        .await
+    }
+
+    async fn read_value(
+        &self,
+        aggregate: &SecretAggregate,
+        version_id: Option<&str>,
+        version_stage: Option<&str>,
+    ) -> SecretsResult<SecretValueOutput> {
+        let secret = &aggregate.secret;
+        let missing = || match (version_id, version_stage) {
+            (Some(id), None) => SecretsError::VersionNotFound(id.to_owned()),
+            (_, stage) => {
+                SecretsError::StagingLabelNotFound(stage.unwrap_or(AWSCURRENT).to_owned())
+            }
+        };
+        let selected = match (version_id, version_stage) {
+            (Some(id), stage) => {
+                let version = aggregate
+                    .versions
+                    .iter()
+                    .find(|v| v.version_id == id)
+                    .ok_or_else(|| SecretsError::VersionNotFound(id.to_owned()))?;
+                if let Some(stage) = stage
+                    && secret.stages.get(stage).map(String::as_str) != Some(id)
+                {
+                    return Err(SecretsError::StageNotOnVersion);
+                }
+                version
+            }
+            (None, stage) => {
+                let label = stage.unwrap_or(AWSCURRENT);
+                let holder = secret.stages.get(label).ok_or_else(missing)?;
+                aggregate
+                    .versions
+                    .iter()
+                    .find(|v| &v.version_id == holder)
+                    .ok_or_else(missing)?
+            }
+        };
+        let sealed = self
+            .sealed_value(aggregate, &selected.version_id)
+            .await?
+            .ok_or_else(missing)?;
+        let value = self.open(&secret.arn, &selected.version_id, &sealed)?;
+
+        let today = start_of_day(self.clock.now());
+        if secret.last_accessed_day != Some(today) || selected.last_accessed_day != Some(today) {
+            self.store
+                .record_access(&secret.arn, &selected.version_id, today)
+                .await?;
+            self.cache.invalidate(secret);
+        }
+        Ok(SecretValueOutput {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            version_id: selected.version_id.clone(),
+            value,
+            version_stages: labels::labels_of(&secret.stages, &selected.version_id),
+            created_date: selected.created_at,
+        })
+    }
+
+    /// PutSecretValue (spec §3.4).
+    pub async fn put_secret_value(
+        &self,
+        caller: &Caller,
+        input: PutSecretValueInput,
+    ) -> SecretsResult<PutSecretValueOutput> {
+        let token = input
+            .client_request_token
+            .ok_or(SecretsError::MissingClientRequestToken)?;
+        let value = SecretValue::from_members(input.secret_string, input.secret_binary)?
+            .ok_or(SecretsError::MissingSecretValue)?;
+        let requested = dedup(
+            input
+                .version_stages
+                .unwrap_or_else(|| vec![AWSCURRENT.to_owned()]),
+        );
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.resolve(caller, &input.secret_id, true).await?;
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let output = |version_stages| PutSecretValueOutput {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+                version_id: token.clone(),
+                version_stages,
+            };
+            if self.is_retry(&current, &token, &value).await? {
+                return Ok(output(labels::labels_of(&current.secret.stages, &token)));
+            }
+            let now = self.clock.now();
+            let mut change = self.change(&current, current.secret.clone(), now);
+            let labels =
+                self.stage_new_value(&current, &mut change, &token, &value, &requested, now)?;
+            if self.try_commit(change).await? {
+                return Ok(output(labels));
+            }
+        }
+        Err(contention())
+    }
+
+    /// UpdateSecret (spec §3.5).
+    pub async fn update_secret(
+        &self,
+        caller: &Caller,
+        input: UpdateSecretInput,
+    ) -> SecretsResult<UpdateSecretOutput> {
+        let value = SecretValue::from_members(input.secret_string, input.secret_binary)?;
+        let token = input.client_request_token;
+        if value.is_some() && token.is_none() {
+            return Err(SecretsError::MissingClientRequestToken);
+        }
+        if input.secret_type.as_deref().is_some_and(|t| !t.is_empty()) {
+            return Err(SecretsError::UnsupportedSecretType);
+        }
+        if let Some(kms_key_id) = &input.kms_key_id {
+            self.check_kms_key(caller, kms_key_id)?;
+        }
+        let current_label = [AWSCURRENT.to_owned()];
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.resolve(caller, &input.secret_id, true).await?;
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let now = self.clock.now();
+            let mut change = self.change(&current, current.secret.clone(), now);
+            let mut changed = false;
+            if let Some(description) = &input.description {
+                change.secret.description = Some(description.clone()).filter(|d| !d.is_empty());
+                changed = true;
+            }
+            let mut version_id = None;
+            if let (Some(value), Some(token)) = (&value, &token) {
+                version_id = Some(token.clone());
+                if !self.is_retry(&current, token, value).await? {
+                    self.stage_new_value(&current, &mut change, token, value, &current_label, now)?;
+                    changed = true;
+                }
+            }
+            let output = UpdateSecretOutput {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+                version_id,
+            };
+            if !changed || self.try_commit(change).await? {
+                return Ok(output);
+            }
+        }
+        Err(contention())
+    }
+
+    /// UpdateSecretVersionStage (spec §3.6).
+    pub async fn update_secret_version_stage(
+        &self,
+        caller: &Caller,
+        input: UpdateSecretVersionStageInput,
+    ) -> SecretsResult<SecretIdentity> {
+        self.modify(caller, &input.secret_id, |current, now| {
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            for id in [&input.remove_from_version_id, &input.move_to_version_id]
+                .into_iter()
+                .flatten()
+            {
+                if !current.versions.iter().any(|v| &v.version_id == id) {
+                    return Err(SecretsError::NotAVersionOfSecret(id.clone()));
+                }
+            }
+            let identity = SecretIdentity {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+            };
+            let mut change = self.change(current, current.secret.clone(), now);
+            labels::move_label(
+                &mut change.secret.stages,
+                &input.version_stage,
+                input.remove_from_version_id.as_deref(),
+                input.move_to_version_id.as_deref(),
+            )?;
+            if change.secret.stages == current.secret.stages {
+                return Ok(Plan::Unchanged(identity));
+            }
+            labels::check_label_quota(&change.secret.stages)?;
+            // Versions that lost their last label may now be removable; never fail the move
+            // because retention cannot catch up yet.
+            change.delete_versions =
+                labels::versions_to_remove(&current.versions, &change.secret.stages, now)
+                    .unwrap_or_default();
+            Ok(Plan::Commit(Box::new(change), identity))
+        })
+        .await
+    }
+
+    /// DescribeSecret (spec §3.7): works on secrets scheduled for deletion too.
+    pub async fn describe_secret(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+    ) -> SecretsResult<SecretDescription> {
+        let aggregate = self.resolve(caller, secret_id, false).await?;
+        Ok(describe(&aggregate.secret))
+    }
+
+    /// ListSecrets (spec §3.8, §4.9).
+    pub async fn list_secrets(
+        &self,
+        caller: &Caller,
+        input: ListSecretsInput,
+    ) -> SecretsResult<ListSecretsOutput> {
+        let filters = filters::parse_filters(input.filters.unwrap_or_default())?;
+        let sort_by = match input.sort_by.as_deref() {
+            Some("last-accessed-date") => SortBy::LastAccessedDate,
+            Some("last-changed-date") => SortBy::LastChangedDate,
+            Some("name") => SortBy::Name,
+            _ => SortBy::CreatedDate,
+        };
+        let descending = input.sort_order.as_deref() == Some("desc");
+        let include_deleted = input.include_planned_deletion.unwrap_or(false);
+        let limit = page_size(input.max_results, DEFAULT_LIST_MAX_RESULTS);
+        let listing = Listing {
+            caller,
+            filters: &filters,
+            include_deleted,
+            sort_by,
+            descending,
+        };
+        let (records, next_token) = self
+            .scan(&listing, "ListSecrets", input.next_token.as_deref(), limit)
+            .await?;
+        Ok(ListSecretsOutput {
+            secrets: records.iter().map(describe).collect(),
+            next_token,
+        })
+    }
+
+    /// One page of a filtered listing, continuing from `next_token`.
+    async fn scan(
+        &self,
+        listing: &Listing<'_>,
+        operation: &str,
+        next_token: Option<&str>,
+        limit: usize,
+    ) -> SecretsResult<(Vec<SecretRecord>, Option<String>)> {
+        let paginator = Paginator {
+            signer: &self.tokens,
+        };
+        let query_id = paginator.query_id(&format!(
+            "{operation}|{}|{}|{:?}|{}|{}|{:?}",
+            listing.caller.account_id,
+            listing.caller.region,
+            listing.sort_by,
+            listing.descending,
+            listing.include_deleted,
+            listing.filters
+        ));
+        let mut cursor = match next_token {
+            Some(token) => {
+                let position = paginator.decode(token, &query_id)?;
+                let sort_value = match (position.time, position.name) {
+                    (Some(time), None) => SortValue::Time(time),
+                    (None, Some(name)) => SortValue::Name(name),
+                    _ => return Err(SecretsError::InvalidNextToken),
+                };
+                Some(ListCursor {
+                    sort_value,
+                    arn: position.after,
+                })
+            }
+            None => None,
+        };
+        let token_for = |cursor: &ListCursor| {
+            let (time, name) = match &cursor.sort_value {
+                SortValue::Time(t) => (Some(*t), None),
+                SortValue::Name(n) => (None, Some(n.clone())),
+            };
+            paginator.encode(&Position {
+                query: query_id.clone(),
+                time,
+                name,
+                after: cursor.arn.clone(),
+            })
+        };
+        let mut found = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let query = ListQuery {
+                account_id: listing.caller.account_id.clone(),
+                region: listing.caller.region.clone(),
+                include_planned_deletion: listing.include_deleted,
+                sort_by: listing.sort_by,
+                descending: listing.descending,
+                after: cursor.clone(),
+                name_prefix: filters::required_name_prefix(listing.filters).map(str::to_owned),
+                limit: SCAN_BATCH,
+            };
+            let batch = self.store.list_secrets(&query).await?;
+            let exhausted = batch.len() < SCAN_BATCH;
+            let batch_len = batch.len();
+            for (index, record) in batch.into_iter().enumerate() {
+                let position = ListCursor {
+                    sort_value: SortValue::of(&record, listing.sort_by),
+                    arn: record.arn.clone(),
+                };
+                cursor = Some(position.clone());
+                scanned += 1;
+                if filters::matches_all(listing.filters, &record) {
+                    found.push(record);
+                    if found.len() == limit {
+                        let last_row = exhausted && index + 1 == batch_len;
+                        return Ok((found, (!last_row).then(|| token_for(&position))));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((found, None));
+            }
+            if scanned >= SCAN_BUDGET {
+                return Ok((found, cursor.as_ref().map(token_for)));
+            }
+        }
+    }
+
+    /// ListSecretVersionIds (spec §3.9): allowed on secrets scheduled for deletion.
+    pub async fn list_secret_version_ids(
+        &self,
+        caller: &Caller,
+        input: ListSecretVersionIdsInput,
+    ) -> SecretsResult<ListSecretVersionIdsOutput> {
+        let aggregate = self.resolve(caller, &input.secret_id, false).await?;
+        let secret = &aggregate.secret;
+        let include_deprecated = input.include_deprecated.unwrap_or(false);
+        let by_version = labels::versions_to_stages(&secret.stages);
+        let listed: Vec<&VersionMeta> = aggregate
+            .versions
+            .iter()
+            .filter(|v| include_deprecated || by_version.contains_key(&v.version_id))
+            .collect();
+        let paginator = Paginator {
+            signer: &self.tokens,
+        };
+        let query_id = paginator.query_id(&format!(
+            "ListSecretVersionIds|{}|{include_deprecated}",
+            secret.arn
+        ));
+        let start = match input.next_token.as_deref() {
+            Some(token) => {
+                let position = paginator.decode(token, &query_id)?;
+                // Resume after the last version returned; if it has since been removed,
+                // resume after the versions created no later than it.
+                listed
+                    .iter()
+                    .position(|v| v.version_id == position.after)
+                    .map(|i| i + 1)
+                    .unwrap_or_else(|| {
+                        listed
+                            .iter()
+                            .take_while(|v| Some(v.created_at) <= position.time)
+                            .count()
+                    })
+            }
+            None => 0,
+        };
+        let limit = page_size(input.max_results, DEFAULT_LIST_MAX_RESULTS);
+        let page: Vec<&VersionMeta> = listed.iter().skip(start).take(limit).copied().collect();
+        let next_token = (start + page.len() < listed.len()).then(|| {
+            let last = page.last().expect("a page before the end is not empty");
+            paginator.encode(&Position {
+                query: query_id.clone(),
+                time: Some(last.created_at),
+                name: None,
+                after: last.version_id.clone(),
+            })
+        });
+        let versions = page
+            .into_iter()
+            .map(|v| VersionEntry {
+                version_id: v.version_id.clone(),
+                version_stages: by_version.get(&v.version_id).cloned(),
+                last_accessed_date: v.last_accessed_day,
+                created_date: v.created_at,
+                kms_key_ids: vec![
+                    v.kms_key_id
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_ENCRYPTION_KEY.to_owned()),
+                ],
+            })
+            .collect();
+        Ok(ListSecretVersionIdsOutput {
+            arn: secret.arn.clone(),
+            name: secret.name.clone(),
+            versions,
+            next_token,
+        })
+    }
+
+    /// DeleteSecret (spec §3.10, §4.8).
+    pub async fn delete_secret(
+        &self,
+        caller: &Caller,
+        input: DeleteSecretInput,
+    ) -> SecretsResult<DeleteSecretOutput> {
+        let force = input.force_delete_without_recovery.unwrap_or(false);
+        if force && input.recovery_window_in_days.is_some() {
+            return Err(SecretsError::ForceDeleteWithRecoveryWindow);
+        }
+        let window_days = input
+            .recovery_window_in_days
+            .unwrap_or(DEFAULT_RECOVERY_WINDOW_DAYS);
+        if !(7..=30).contains(&window_days) {
+            return Err(SecretsError::RecoveryWindowOutOfRange);
+        }
+        if force {
+            let now = self.clock.now();
+            return match self.resolve(caller, &input.secret_id, true).await {
+                Ok(current) => {
+                    self.store.delete_secret(&current.secret.arn, None).await?;
+                    self.cache.invalidate(&current.secret);
+                    Ok(DeleteSecretOutput {
+                        arn: current.secret.arn.clone(),
+                        name: current.secret.name.clone(),
+                        deletion_date: now,
+                    })
+                }
+                // Forcing the deletion of a secret that does not exist succeeds (AWS).
+                Err(SecretsError::SecretNotFound) => {
+                    Ok(self.phantom_deletion(caller, &input.secret_id, now))
+                }
+                Err(e) => Err(e),
+            };
+        }
+        self.modify(caller, &input.secret_id, |current, now| {
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            let deletion_date = now + window_millis(window_days);
+            change.secret.deletion_date = Some(deletion_date);
+            let output = DeleteSecretOutput {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+                deletion_date,
+            };
+            Ok(Plan::Commit(Box::new(change), output))
+        })
+        .await
+    }
+
+    /// The answer to a forced deletion of a secret that does not exist: the name as given
+    /// and an ARN shaped like one AWS would have made for it.
+    fn phantom_deletion(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        now: Millis,
+    ) -> DeleteSecretOutput {
+        if let Ok(SecretRef::Arn {
+            arn,
+            rest,
+            looks_complete,
+            ..
+        }) = arn::parse_secret_id(secret_id)
+        {
+            let name = if looks_complete {
+                arn::name_of_full_arn(arn).unwrap_or(rest)
+            } else {
+                rest
+            };
+            return DeleteSecretOutput {
+                arn: arn.to_owned(),
+                name: name.to_owned(),
+                deletion_date: now,
+            };
+        }
+        let suffix = arn::random_suffix(&self.randomness);
+        DeleteSecretOutput {
+            arn: arn::secret_arn(
+                &self.partition,
+                &caller.region,
+                &caller.account_id,
+                secret_id,
+                &suffix,
+            ),
+            name: secret_id.to_owned(),
+            deletion_date: now,
+        }
+    }
+
+    /// RestoreSecret (spec §3.11): cancels a scheduled deletion; a no-op otherwise.
+    pub async fn restore_secret(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+    ) -> SecretsResult<SecretIdentity> {
+        self.modify(caller, secret_id, |current, now| {
+            let identity = SecretIdentity {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+            };
+            if current.secret.deletion_date.is_none() {
+                return Ok(Plan::Unchanged(identity));
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            change.secret.deletion_date = None;
+            Ok(Plan::Commit(Box::new(change), identity))
+        })
+        .await
+    }
+
+    /// TagResource (spec §3.14): merges; keys already present take the new value.
+    pub async fn tag_resource(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        tags: Vec<tags::TagInput>,
+    ) -> SecretsResult<()> {
+        let new_tags = tags::parse_tags(tags)?;
+        self.modify(caller, secret_id, |current, now| {
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            change.secret.tags = Some(tags::merge(
+                current.secret.tags.as_deref(),
+                new_tags.clone(),
+            )?);
+            Ok(Plan::Commit(Box::new(change), ()))
+        })
+        .await
+    }
+
+    /// UntagResource (spec §3.15): unknown keys are ignored; removing the last tag leaves
+    /// an empty (not absent) tag list.
+    pub async fn untag_resource(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        tag_keys: Vec<String>,
+    ) -> SecretsResult<()> {
+        for key in &tag_keys {
+            tags::check_key(key)?;
+        }
+        self.modify(caller, secret_id, |current, now| {
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let Some(existing) = &current.secret.tags else {
+                return Ok(Plan::Unchanged(()));
+            };
+            let kept: Vec<_> = existing
+                .iter()
+                .filter(|t| !tag_keys.contains(&t.key))
+                .cloned()
+                .collect();
+            if kept.len() == existing.len() {
+                return Ok(Plan::Unchanged(()));
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            change.secret.tags = Some(kept);
+            Ok(Plan::Commit(Box::new(change), ()))
+        })
+        .await
+    }
+
+    /// GetRandomPassword (spec §3.16, §4.14).
+    pub fn get_random_password(&self, rules: &PasswordRules) -> SecretsResult<Zeroizing<String>> {
+        password::generate(rules, &self.randomness)
+    }
+
+    /// BatchGetSecretValue (spec §3.3): per-secret failures are reported, not raised.
+    pub async fn batch_get_secret_value(
+        &self,
+        caller: &Caller,
+        input: BatchGetSecretValueInput,
+    ) -> SecretsResult<BatchGetSecretValueOutput> {
+        let filters = match (input.secret_id_list, input.filters) {
+            (Some(ids), None) => {
+                if input.max_results.is_some() {
+                    return Err(SecretsError::BatchMaxResultsWithoutFilters);
+                }
+                let mut output = BatchGetSecretValueOutput {
+                    secret_values: vec![],
+                    errors: vec![],
+                    next_token: None,
+                };
+                for secret_id in ids {
+                    let request = GetSecretValueInput {
+                        secret_id: secret_id.clone(),
+                        ..Default::default()
+                    };
+                    match self.get_secret_value(caller, request).await {
+                        Ok(value) => output.secret_values.push(value),
+                        Err(error @ SecretsError::Internal { .. }) => return Err(error),
+                        Err(error) => output.errors.push(BatchError { secret_id, error }),
+                    }
+                }
+                return Ok(output);
+            }
+            (None, Some(filters)) => filters::parse_filters(filters)?,
+            _ => {
+                return if input.max_results.is_some() {
+                    Err(SecretsError::BatchMaxResultsWithoutFilters)
+                } else {
+                    Err(SecretsError::BatchSelectorInvalid)
+                };
+            }
+        };
+        let limit = page_size(input.max_results, DEFAULT_BATCH_MAX_RESULTS);
+        let listing = Listing {
+            caller,
+            filters: &filters,
+            include_deleted: false,
+            sort_by: SortBy::CreatedDate,
+            descending: false,
+        };
+        let (records, next_token) = self
+            .scan(
+                &listing,
+                "BatchGetSecretValue",
+                input.next_token.as_deref(),
+                limit,
+            )
+            .await?;
+        let mut output = BatchGetSecretValueOutput {
+            secret_values: vec![],
+            errors: vec![],
+            next_token,
+        };
+        for record in records {
+            let read = match self.load_by_arn(&record.arn, false).await? {
+                Some(aggregate) => self.read_value(&aggregate, None, None).await,
+                None => Err(SecretsError::SecretNotFound),
+            };
+            match read {
+                Ok(value) => output.secret_values.push(value),
+                Err(error @ SecretsError::Internal { .. }) => return Err(error),
+                Err(error) => output.errors.push(BatchError {
+                    secret_id: record.arn.clone(),
+                    error,
+                }),
+            }
+        }
+        Ok(output)
+    }
+
+    /// The answer to an operation whose feature has not landed: resolve the secret first,
+    /// so that a bad or unknown SecretId still gets AWS's validation or not-found error.
+    pub async fn not_supported(
+        &self,
+        caller: &Caller,
+        secret_id: Option<&str>,
+        operation: &'static str,
+    ) -> SecretsError {
+        if let Some(secret_id) = secret_id
+            && let Err(e) = self.resolve(caller, secret_id, false).await
+        {
+            return e;
+        }
+        SecretsError::NotSupported(operation)
+    }
+
+    /// Removes secrets whose recovery window has ended (spec §4.8). Returns their ARNs.
+    pub async fn purge_due_deletions(&self, batch: usize) -> SecretsResult<Vec<String>> {
+        let now = self.clock.now();
+        let mut purged = Vec::new();
+        for arn in self.store.secrets_due_for_deletion(now, batch).await? {
+            let Some(current) = self.store.secret_by_arn(&arn).await? else {
+                continue;
+            };
+            // Restored since it was listed: leave it.
+            if current.secret.deletion_date.is_none_or(|date| date > now) {
+                continue;
+            }
+            if self
+                .store
+                .delete_secret(&arn, Some(current.secret.revision))
+                .await?
+            {
+                self.cache.invalidate(&current.secret);
+                purged.push(arn);
+            }
+        }
+        Ok(purged)
+    }
+}
+
+struct Listing<'a> {
+    caller: &'a Caller,
+    filters: &'a [Filter],
+    include_deleted: bool,
+    sort_by: SortBy,
+    descending: bool,
+}
+
+fn contention() -> SecretsError {
+    SecretsError::internal("a secret stayed under write contention; gave up after many attempts")
+}
+
+fn page_size(max_results: Option<i32>, default: usize) -> usize {
+    max_results
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+fn dedup(labels: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::with_capacity(labels.len());
+    for label in labels {
+        if !seen.contains(&label) {
+            seen.push(label);
+        }
+    }
+    seen
+}
+
+/// The DescribeSecret view of a secret (spec §3.7 presence rules).
+fn describe(secret: &SecretRecord) -> SecretDescription {
+    SecretDescription {
+        arn: secret.arn.clone(),
+        name: secret.name.clone(),
+        description: secret.description.clone(),
+        kms_key_id: secret.kms_key_id.clone(),
+        last_changed_date: secret.last_changed_at,
+        last_accessed_date: secret.last_accessed_day,
+        deleted_date: secret.deletion_date,
+        tags: secret.tags.clone(),
+        versions_to_stages: (!secret.stages.is_empty())
+            .then(|| labels::versions_to_stages(&secret.stages)),
+        created_date: secret.created_at,
+    }
+}

@@ -1,0 +1,241 @@
+//! The server's resolved configuration: flags and `COFFER_*` variables (already merged by
+//! clap), then the TOML file, then the defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::cli::{LogFormat, ServerArgs};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
+pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+
+/// The credentials `--dev` uses. Fixed and published so that examples work by copy and
+/// paste; they protect nothing, which is why dev mode keeps no data.
+pub const DEV_ACCESS_KEY_ID: &str = "AKIACOFFERDEVKEY0001";
+pub const DEV_SECRET_ACCESS_KEY: &str = "cofferDevSecretKey/DoNotUseInProduction0";
+
+/// The TOML file: the same options, all optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    account_id: Option<String>,
+    partition: Option<String>,
+    root_key: Option<String>,
+    admin_access_key_id: Option<String>,
+    admin_secret_access_key: Option<String>,
+    dev: Option<bool>,
+    log_format: Option<LogFormat>,
+    log: Option<String>,
+    deletion_purge_interval: Option<u64>,
+    shutdown_grace: Option<u64>,
+}
+
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+    pub partition: String,
+    pub root_key: Option<Zeroizing<String>>,
+    pub admin_key: Option<(String, Zeroizing<String>)>,
+    pub dev: bool,
+    pub log_format: LogFormat,
+    pub log: String,
+    pub deletion_purge_interval: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("partition", &self.partition)
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let dev = args.dev || file.dev.unwrap_or(false);
+        let admin_id = args.admin_access_key_id.or(file.admin_access_key_id);
+        let admin_secret = args
+            .admin_secret_access_key
+            .or(file.admin_secret_access_key)
+            .map(Zeroizing::new);
+        let admin_key = match (admin_id, admin_secret) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            _ => bail!(
+                "set both COFFER_ADMIN_ACCESS_KEY_ID and COFFER_ADMIN_SECRET_ACCESS_KEY (or neither, to have a key generated)"
+            ),
+        };
+        let config = ServerConfig {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| DEFAULT_REGION.into()),
+            account_id: args
+                .account_id
+                .or(file.account_id)
+                .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.into()),
+            partition: args
+                .partition
+                .or(file.partition)
+                .unwrap_or_else(|| "aws".into()),
+            root_key: args.root_key.or(file.root_key).map(Zeroizing::new),
+            admin_key,
+            dev,
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            deletion_purge_interval: Duration::from_secs(
+                args.deletion_purge_interval
+                    .or(file.deletion_purge_interval)
+                    .unwrap_or(60)
+                    .max(1),
+            ),
+            shutdown_grace: Duration::from_secs(
+                args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30),
+            ),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--account-id must be 12 digits, got {:?}", self.account_id);
+        }
+        let region_ok = {
+            let parts: Vec<&str> = self.region.split('-').collect();
+            parts.len() >= 3
+                && parts[..parts.len() - 1]
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+                && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                && !parts[parts.len() - 1].is_empty()
+        };
+        if !region_ok {
+            bail!(
+                "--region must look like an AWS region (e.g. us-east-1), got {:?}",
+                self.region
+            );
+        }
+        if self.partition.is_empty()
+            || !self
+                .partition
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-')
+        {
+            bail!(
+                "--partition must be lower-case letters and dashes, got {:?}",
+                self.partition
+            );
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the config file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("the config file {} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServerArgs {
+        ServerArgs::default()
+    }
+
+    #[test]
+    fn defaults_apply_without_flags_or_file() {
+        let config = ServerConfig::resolve(args()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.region, "us-east-1");
+        assert_eq!(config.account_id, "000000000000");
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "region = \"eu-west-1\"\naccount_id = \"111122223333\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let config = ServerConfig::resolve(ServerArgs {
+            config: Some(path.clone()),
+            region: Some("us-west-2".into()),
+            ..args()
+        })
+        .unwrap();
+        assert_eq!(config.region, "us-west-2");
+        assert_eq!(config.account_id, "111122223333");
+        assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let err = ServerConfig::resolve(ServerArgs {
+            account_id: Some("12".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("12 digits"));
+        let err = ServerConfig::resolve(ServerArgs {
+            region: Some("mars".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("AWS region"));
+        let err = ServerConfig::resolve(ServerArgs {
+            admin_access_key_id: Some("AKIA".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("both"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(&path, "unknown_key = 1\n").unwrap();
+        let err = ServerConfig::resolve(ServerArgs {
+            config: Some(path),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+}

@@ -1,0 +1,249 @@
+//! The HTTP edge: one listener serves the AWS JSON APIs (`POST` on any path, dispatched on
+//! `X-Amz-Target`) and `GET /health`.
+//!
+//! Per request: read the body (bounded, into a buffer wiped on drop), authenticate with
+//! SigV4, decode and validate against AWS's model, call the domain, encode. Every response
+//! carries `x-amzn-RequestId`; every error is an AWS error shape, never a framework page.
+//! Nothing from a request or response body is ever logged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use axum::routing::get;
+use bytes::Bytes;
+use coffer_auth::{SigV4Verifier, VerifyOptions};
+use coffer_domain::identity::{CredentialStore, Principal};
+use coffer_domain::secrets::{Caller, SecretsService};
+use coffer_domain::{Clock, SecretsError};
+use coffer_store_embedded::EmbeddedStore;
+use coffer_wire::errors::AwsError;
+use http_body_util::BodyExt;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::secretsmanager;
+
+/// Largest request body accepted. A maximal CreateSecret (64 KiB value, base64-encoded,
+/// plus tags and description) is about 100 KiB; a resource policy is at most 20 KiB.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+/// AWS's clock-skew window for Secrets Manager requests (spec: 5 minutes).
+const JSON_API_SKEW: Duration = Duration::from_secs(5 * 60);
+const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
+const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+pub struct AppState {
+    pub service: Arc<SecretsService<EmbeddedStore>>,
+    pub credentials: CredentialStore<EmbeddedStore>,
+    pub verifier: SigV4Verifier,
+    pub clock: Arc<dyn Clock>,
+    /// The regions requests may be signed for (the one this server serves).
+    pub regions: Vec<String>,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .fallback(api)
+        .with_state(state)
+}
+
+async fn health() -> Response<Body> {
+    let mut response = Response::new(Body::from(r#"{"status":"ok"}"#));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A response body that is wiped when hyper is done with it (it may hold a secret value).
+struct WipedOnDrop(Vec<u8>);
+
+impl AsRef<[u8]> for WipedOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+fn json_response(status: StatusCode, request_id: &str, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::from(Bytes::from_owner(WipedOnDrop(body))));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+    response
+}
+
+fn error_response(request_id: &str, error: &AwsError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    json_response(status, request_id, error.to_json())
+}
+
+/// Logs the hidden cause of an internal error (store failures and the like; never secret
+/// material) and returns the AWS error to send.
+pub fn aws_error(request_id: &str, error: &SecretsError) -> AwsError {
+    if let SecretsError::Internal { cause } = error {
+        tracing::error!(request_id, cause = %cause, "internal error");
+    }
+    AwsError::from(error)
+}
+
+enum BodyError {
+    TooLarge,
+    Read(String),
+}
+
+/// Collects the body into one buffer that is wiped on drop. The buffer never reallocates in
+/// place: growing copies into a fresh buffer and wipes the old one.
+async fn read_body(
+    body: Body,
+    declared_len: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>, BodyError> {
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buffer = Zeroizing::new(Vec::with_capacity(declared_len.unwrap_or(0)));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if buffer.len() + data.len() > MAX_BODY_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        if buffer.capacity() < buffer.len() + data.len() {
+            let mut grown = Zeroizing::new(Vec::with_capacity(
+                (buffer.len() + data.len()).max(buffer.capacity() * 2),
+            ));
+            grown.extend_from_slice(&buffer);
+            buffer = grown;
+        }
+        buffer.extend_from_slice(&data);
+    }
+    Ok(buffer)
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn api(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = request.into_parts();
+    let target = header_str(&parts.headers, "x-amz-target")
+        .unwrap_or("")
+        .to_owned();
+
+    let (response, operation, outcome) = serve(&state, &request_id, parts, body, &target).await;
+    let status = response.status().as_u16();
+    tracing::info!(
+        request_id,
+        operation,
+        status,
+        outcome,
+        peer = %peer.ip(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn serve(
+    state: &AppState,
+    request_id: &str,
+    parts: axum::http::request::Parts,
+    body: Body,
+    target: &str,
+) -> (Response<Body>, String, String) {
+    let fail = |error: AwsError, operation: &str| {
+        let outcome = error.error_type.to_owned();
+        (
+            error_response(request_id, &error),
+            operation.to_owned(),
+            outcome,
+        )
+    };
+    let Some(operation_name) = target.strip_prefix(SECRETS_MANAGER_TARGET_PREFIX) else {
+        // Other AWS JSON services (KMS, CloudTrail) and the query APIs arrive with their
+        // own issues; until then they are unknown operations here.
+        return fail(AwsError::unknown_operation(), target);
+    };
+
+    let declared_len = header_str(&parts.headers, "content-length").and_then(|v| v.parse().ok());
+    let body = match read_body(body, declared_len).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            let mut error = AwsError::body_too_large(MAX_BODY_BYTES);
+            error.status = 413;
+            return fail(error, operation_name);
+        }
+        Err(BodyError::Read(cause)) => {
+            tracing::debug!(request_id, cause, "could not read the request body");
+            return fail(AwsError::body_too_large(MAX_BODY_BYTES), operation_name);
+        }
+    };
+
+    let now = jiff::Timestamp::from_millisecond(state.clock.now())
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    let options = VerifyOptions {
+        service: "secretsmanager",
+        regions: &state.regions,
+        allowed_skew: JSON_API_SKEW,
+        required_signed_headers: &["host", "x-amz-target"],
+        now,
+    };
+    let verified = match state
+        .verifier
+        .verify(&parts, &body, &options, &state.credentials)
+        .await
+    {
+        Ok(verified) => verified,
+        Err(error) => {
+            if let coffer_auth::AuthError::Internal(cause) = &error {
+                tracing::error!(request_id, cause, "authentication failed internally");
+            }
+            return fail(AwsError::from(&error), operation_name);
+        }
+    };
+    let principal: &Principal = &verified.principal;
+    let caller = Caller {
+        account_id: principal.account_id.clone(),
+        region: verified.region.clone(),
+    };
+
+    match secretsmanager::handle(state, request_id, &caller, operation_name, &body).await {
+        Ok(Some(output)) => (
+            json_response(StatusCode::OK, request_id, output),
+            operation_name.to_owned(),
+            "ok".into(),
+        ),
+        // Void operations (TagResource, UntagResource) answer with an empty body.
+        Ok(None) => (
+            json_response(StatusCode::OK, request_id, Vec::new()),
+            operation_name.to_owned(),
+            "ok".into(),
+        ),
+        Err(error) => fail(error, operation_name),
+    }
+}

@@ -1,0 +1,87 @@
+//! Versioned schema. Each migration runs once, in order, inside one transaction with the
+//! bump of `PRAGMA user_version`, so a crash mid-migration leaves the previous version.
+//! Migrations are append-only: never edit one that has shipped.
+
+use coffer_store::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: secrets, versions, key-encryption keys, access keys, settings.
+    r#"
+    CREATE TABLE secrets (
+        arn               TEXT PRIMARY KEY,
+        account_id        TEXT NOT NULL,
+        region            TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        description       TEXT,
+        kms_key_id        TEXT,
+        created_at        INTEGER NOT NULL,
+        last_changed_at   INTEGER NOT NULL,
+        last_accessed_day INTEGER,
+        deletion_date     INTEGER,
+        tags              TEXT,
+        stages            TEXT NOT NULL,
+        revision          INTEGER NOT NULL,
+        UNIQUE (account_id, region, name)
+    );
+    CREATE INDEX secrets_by_created ON secrets (account_id, region, created_at, arn);
+    CREATE INDEX secrets_by_changed ON secrets (account_id, region, last_changed_at, arn);
+    CREATE INDEX secrets_by_accessed ON secrets (account_id, region, COALESCE(last_accessed_day, 0), arn);
+    CREATE INDEX secrets_by_name ON secrets (account_id, region, name, arn);
+    CREATE INDEX secrets_by_deletion ON secrets (deletion_date) WHERE deletion_date IS NOT NULL;
+
+    CREATE TABLE secret_versions (
+        arn               TEXT NOT NULL REFERENCES secrets (arn) ON DELETE CASCADE,
+        version_id        TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        last_accessed_day INTEGER,
+        kms_key_id        TEXT,
+        ciphertext        BLOB,
+        PRIMARY KEY (arn, version_id)
+    );
+
+    CREATE TABLE key_encryption_keys (
+        key_id           TEXT PRIMARY KEY,
+        wrapped_material BLOB NOT NULL,
+        created_at       INTEGER NOT NULL
+    );
+
+    CREATE TABLE access_keys (
+        access_key_id             TEXT PRIMARY KEY,
+        account_id                TEXT NOT NULL,
+        user_name                 TEXT NOT NULL,
+        sealed_secret_access_key  BLOB NOT NULL,
+        status                    TEXT NOT NULL,
+        created_at                INTEGER NOT NULL
+    );
+
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    "#,
+];
+
+pub fn migrate(connection: &mut Connection) -> StoreResult<()> {
+    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+    let current: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(unavailable)?;
+    if current > MIGRATIONS.len() as i64 {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {current}, newer than this binary knows ({}); \
+             run a newer coffer",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        tx.execute_batch(migration).map_err(unavailable)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}

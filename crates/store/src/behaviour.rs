@@ -1,0 +1,558 @@
+//! The behaviour every backend must show, written once and instantiated per backend with
+//! [`crate::store_behaviour_suite!`]. Each case gets a fresh, empty store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::*;
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "us-east-1";
+
+pub fn secret(name: &str, created_at: i64) -> SecretRecord {
+    SecretRecord {
+        arn: format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf"),
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        name: name.into(),
+        description: None,
+        kms_key_id: None,
+        created_at,
+        last_changed_at: created_at,
+        last_accessed_day: None,
+        deletion_date: None,
+        tags: None,
+        stages: BTreeMap::new(),
+        revision: 1,
+    }
+}
+
+pub fn version(version_id: &str, created_at: i64, ciphertext: Option<&[u8]>) -> VersionWrite {
+    VersionWrite {
+        meta: VersionMeta {
+            version_id: version_id.into(),
+            created_at,
+            last_accessed_day: None,
+            kms_key_id: None,
+            has_value: ciphertext.is_some(),
+        },
+        ciphertext: ciphertext.map(<[u8]>::to_vec),
+    }
+}
+
+fn query(sort_by: SortBy, descending: bool, limit: usize) -> ListQuery {
+    ListQuery {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        include_planned_deletion: false,
+        sort_by,
+        descending,
+        after: None,
+        name_prefix: None,
+        limit,
+    }
+}
+
+pub async fn create_and_load<S: Store>(store: &S) {
+    let mut record = secret("prod/db", 1_000);
+    record.description = Some("the database".into());
+    record.tags = Some(vec![Tag {
+        key: "team".into(),
+        value: "core".into(),
+    }]);
+    record.stages.insert("AWSCURRENT".into(), "v1".into());
+    store
+        .create_secret(
+            record.clone(),
+            vec![version("v1", 1_000, Some(b"sealed-1"))],
+        )
+        .await
+        .unwrap();
+
+    let by_name = store
+        .secret_by_name(ACCOUNT, REGION, "prod/db")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_name.secret, record);
+    assert_eq!(by_name.versions.len(), 1);
+    assert!(by_name.versions[0].has_value);
+    let by_arn = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(by_arn, by_name);
+    assert_eq!(
+        store
+            .version_ciphertext(&record.arn, "v1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"sealed-1"[..])
+    );
+    assert!(
+        store
+            .secret_by_name(ACCOUNT, REGION, "prod/DB")
+            .await
+            .unwrap()
+            .is_none(),
+        "names are case-sensitive"
+    );
+    assert!(
+        store
+            .secret_by_name(ACCOUNT, "eu-west-1", "prod/db")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .version_ciphertext(&record.arn, "v9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn names_are_unique_per_account_and_region<S: Store>(store: &S) {
+    store.create_secret(secret("a", 1), vec![]).await.unwrap();
+    let mut again = secret("a", 2);
+    again.arn.push('x');
+    assert!(matches!(
+        store.create_secret(again, vec![]).await,
+        Err(StoreError::NameTaken)
+    ));
+    let mut elsewhere = secret("a", 3);
+    elsewhere.region = "eu-west-1".into();
+    elsewhere.arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:a-AbCdEf".into();
+    store.create_secret(elsewhere, vec![]).await.unwrap();
+}
+
+pub async fn updates_compare_and_swap_the_revision<S: Store>(store: &S) {
+    let record = secret("cas", 1);
+    store.create_secret(record.clone(), vec![]).await.unwrap();
+
+    let mut next = record.clone();
+    next.revision = 2;
+    next.description = Some("two".into());
+    next.stages.insert("AWSCURRENT".into(), "v1".into());
+    let change = SecretChange {
+        secret: next.clone(),
+        expected_revision: 1,
+        put_versions: vec![version("v1", 5, Some(b"x"))],
+        delete_versions: vec![],
+    };
+    store.update_secret(change.clone()).await.unwrap();
+    assert!(matches!(
+        store.update_secret(change).await,
+        Err(StoreError::Conflict)
+    ));
+
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(loaded.secret, next);
+    assert_eq!(loaded.versions.len(), 1);
+
+    let mut gone = next.clone();
+    gone.arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:none-AbCdEf".into();
+    let missing = SecretChange {
+        secret: gone,
+        expected_revision: 1,
+        put_versions: vec![],
+        delete_versions: vec![],
+    };
+    assert!(matches!(
+        store.update_secret(missing).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn versions_are_inserted_replaced_and_deleted<S: Store>(store: &S) {
+    let record = secret("v", 1);
+    store
+        .create_secret(
+            record.clone(),
+            vec![
+                version("b-first", 10, Some(b"1")),
+                version("a-pending", 20, None),
+            ],
+        )
+        .await
+        .unwrap();
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    let ids: Vec<_> = loaded
+        .versions
+        .iter()
+        .map(|v| v.version_id.as_str())
+        .collect();
+    assert_eq!(ids, ["b-first", "a-pending"], "oldest first, not by id");
+    assert!(!loaded.versions[1].has_value);
+    assert!(
+        store
+            .version_ciphertext(&record.arn, "a-pending")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Fill the placeholder and delete the first version in one change.
+    let mut next = record.clone();
+    next.revision = 2;
+    let mut filled = version("a-pending", 20, Some(b"2"));
+    filled.meta.kms_key_id = Some("arn:aws:kms:us-east-1:111122223333:key/k".into());
+    store
+        .update_secret(SecretChange {
+            secret: next,
+            expected_revision: 1,
+            put_versions: vec![filled],
+            delete_versions: vec!["b-first".into()],
+        })
+        .await
+        .unwrap();
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(loaded.versions.len(), 1);
+    assert!(loaded.versions[0].has_value);
+    assert_eq!(
+        loaded.versions[0].kms_key_id.as_deref(),
+        Some("arn:aws:kms:us-east-1:111122223333:key/k")
+    );
+    assert_eq!(
+        store
+            .version_ciphertext(&record.arn, "a-pending")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"2"[..])
+    );
+    assert!(
+        store
+            .version_ciphertext(&record.arn, "b-first")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn delete_removes_the_secret_and_its_versions<S: Store>(store: &S) {
+    let record = secret("gone", 1);
+    store
+        .create_secret(record.clone(), vec![version("v1", 1, Some(b"1"))])
+        .await
+        .unwrap();
+    assert!(
+        !store.delete_secret(&record.arn, Some(2)).await.unwrap(),
+        "revision moved on"
+    );
+    assert!(store.secret_by_arn(&record.arn).await.unwrap().is_some());
+    assert!(store.delete_secret(&record.arn, Some(1)).await.unwrap());
+    assert!(!store.delete_secret(&record.arn, None).await.unwrap());
+    assert!(store.secret_by_arn(&record.arn).await.unwrap().is_none());
+    assert!(
+        store
+            .version_ciphertext(&record.arn, "v1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The name is free again.
+    let mut again = secret("gone", 2);
+    again.arn = again.arn.replace("AbCdEf", "ZyXwVu");
+    store.create_secret(again, vec![]).await.unwrap();
+}
+
+pub async fn access_dates_move_forward_only_and_leave_the_revision<S: Store>(store: &S) {
+    let record = secret("read", 1);
+    store
+        .create_secret(record.clone(), vec![version("v1", 1, Some(b"1"))])
+        .await
+        .unwrap();
+    store
+        .record_access(&record.arn, "v1", 86_400_000)
+        .await
+        .unwrap();
+    store.record_access(&record.arn, "v1", 0).await.unwrap();
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(loaded.secret.last_accessed_day, Some(86_400_000));
+    assert_eq!(loaded.versions[0].last_accessed_day, Some(86_400_000));
+    assert_eq!(loaded.secret.revision, 1);
+
+    // A writer holding an older copy does not roll the access date back.
+    let mut next = record.clone();
+    next.revision = 2;
+    store
+        .update_secret(SecretChange {
+            secret: next,
+            expected_revision: 1,
+            put_versions: vec![],
+            delete_versions: vec![],
+        })
+        .await
+        .unwrap();
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(loaded.secret.last_accessed_day, Some(86_400_000));
+}
+
+pub async fn list_pages_in_every_order<S: Store>(store: &S) {
+    // Names chosen so that name order differs from creation order.
+    for (i, name) in ["e", "c", "a", "d", "b"].iter().enumerate() {
+        let mut record = secret(name, 100 + i as i64);
+        record.last_changed_at = 1_000 - i as i64;
+        store.create_secret(record, vec![]).await.unwrap();
+    }
+    let names = |page: &[SecretRecord]| page.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+
+    for (sort_by, descending, expected) in [
+        (SortBy::CreatedDate, false, ["e", "c", "a", "d", "b"]),
+        (SortBy::CreatedDate, true, ["b", "d", "a", "c", "e"]),
+        (SortBy::Name, false, ["a", "b", "c", "d", "e"]),
+        (SortBy::Name, true, ["e", "d", "c", "b", "a"]),
+        (SortBy::LastChangedDate, false, ["b", "d", "a", "c", "e"]),
+    ] {
+        let mut seen = Vec::new();
+        let mut q = query(sort_by, descending, 2);
+        loop {
+            let page = store.list_secrets(&q).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            seen.extend(names(&page));
+            let last = page.last().unwrap();
+            q.after = Some(ListCursor {
+                sort_value: SortValue::of(last, sort_by),
+                arn: last.arn.clone(),
+            });
+        }
+        assert_eq!(seen, expected, "{sort_by:?} descending={descending}");
+    }
+
+    // Never-accessed secrets sort as the oldest access; ties fall back to the ARN.
+    let page = store
+        .list_secrets(&query(SortBy::LastAccessedDate, false, 10))
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 5);
+}
+
+pub async fn list_filters_by_prefix_and_planned_deletion<S: Store>(store: &S) {
+    for (i, name) in ["prod/a", "prod/b", "production", "dev/a", "pro"]
+        .iter()
+        .enumerate()
+    {
+        let mut record = secret(name, i as i64);
+        if *name == "prod/b" {
+            record.deletion_date = Some(10_000);
+        }
+        store.create_secret(record, vec![]).await.unwrap();
+    }
+    let mut q = query(SortBy::CreatedDate, false, 100);
+    q.name_prefix = Some("prod".into());
+    let names: Vec<_> = store
+        .list_secrets(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["prod/a", "production"]);
+    q.include_planned_deletion = true;
+    let names: Vec<_> = store
+        .list_secrets(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["prod/a", "prod/b", "production"]);
+    let mut other = query(SortBy::CreatedDate, false, 100);
+    other.account_id = "999999999999".into();
+    assert!(store.list_secrets(&other).await.unwrap().is_empty());
+}
+
+pub async fn paging_survives_concurrent_inserts<S: Store>(store: &S) {
+    for i in 0..4 {
+        store
+            .create_secret(secret(&format!("s{i}"), i), vec![])
+            .await
+            .unwrap();
+    }
+    let mut q = query(SortBy::CreatedDate, false, 2);
+    let first = store.list_secrets(&q).await.unwrap();
+    // A secret created between pages, sorting before the cursor, must not shift the next page.
+    let mut early = secret("early", -1);
+    early.arn = early.arn.replace("AbCdEf", "Early1");
+    store.create_secret(early, vec![]).await.unwrap();
+    let last = first.last().unwrap();
+    q.after = Some(ListCursor {
+        sort_value: SortValue::of(last, SortBy::CreatedDate),
+        arn: last.arn.clone(),
+    });
+    let second: Vec<_> = store
+        .list_secrets(&q)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(second, ["s2", "s3"]);
+}
+
+pub async fn due_deletions_are_found_in_date_order<S: Store>(store: &S) {
+    for (name, date) in [
+        ("late", Some(300)),
+        ("none", None),
+        ("early", Some(100)),
+        ("future", Some(900)),
+    ] {
+        let mut record = secret(name, 1);
+        record.deletion_date = date;
+        store.create_secret(record, vec![]).await.unwrap();
+    }
+    let due = store.secrets_due_for_deletion(300, 10).await.unwrap();
+    let names: Vec<_> = due
+        .iter()
+        .map(|arn| arn.rsplit(':').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["early-AbCdEf", "late-AbCdEf"]);
+    assert_eq!(
+        store.secrets_due_for_deletion(300, 1).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn key_encryption_keys_are_kept_and_rewrapped<S: Store>(store: &S) {
+    let key = KeyEncryptionKeyRecord {
+        key_id: "k1".into(),
+        wrapped_material: vec![1, 2, 3],
+        created_at: 5,
+    };
+    assert!(store.insert_key_encryption_key(key.clone()).await.unwrap());
+    let mut other = key.clone();
+    other.wrapped_material = vec![9];
+    assert!(
+        !store
+            .insert_key_encryption_key(other.clone())
+            .await
+            .unwrap(),
+        "first write wins"
+    );
+    assert_eq!(store.key_encryption_keys().await.unwrap(), vec![key]);
+    store
+        .rewrap_key_encryption_keys(vec![other.clone()])
+        .await
+        .unwrap();
+    assert_eq!(store.key_encryption_keys().await.unwrap(), vec![other]);
+}
+
+pub async fn access_keys_are_stored<S: Store>(store: &S) {
+    let key = AccessKeyRecord {
+        access_key_id: "AKIAEXAMPLE000000001".into(),
+        account_id: ACCOUNT.into(),
+        user_name: "admin".into(),
+        sealed_secret_access_key: vec![7; 60],
+        status: AccessKeyStatus::Active,
+        created_at: 3,
+    };
+    assert!(store.insert_access_key(key.clone()).await.unwrap());
+    assert!(!store.insert_access_key(key.clone()).await.unwrap());
+    assert_eq!(
+        store.access_key("AKIAEXAMPLE000000001").await.unwrap(),
+        Some(key)
+    );
+    assert_eq!(
+        store.access_key("AKIAEXAMPLE000000002").await.unwrap(),
+        None
+    );
+}
+
+pub async fn settings_keep_the_first_value<S: Store>(store: &S) {
+    assert_eq!(
+        store.setting_or_insert("k", vec![1]).await.unwrap(),
+        vec![1]
+    );
+    assert_eq!(
+        store.setting_or_insert("k", vec![2]).await.unwrap(),
+        vec![1]
+    );
+}
+
+pub async fn concurrent_writers_serialise_per_secret<S: Store>(store: Arc<S>) {
+    let record = secret("hot", 1);
+    store.create_secret(record.clone(), vec![]).await.unwrap();
+    // Sixteen writers race read-modify-write loops; every one must land exactly once.
+    let mut tasks = Vec::new();
+    for writer in 0..16 {
+        let store = store.clone();
+        let arn = record.arn.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let current = store.secret_by_arn(&arn).await.unwrap().unwrap();
+                let mut next = current.secret.clone();
+                next.revision += 1;
+                next.stages
+                    .insert(format!("W{writer}"), format!("v{writer}"));
+                let change = SecretChange {
+                    secret: next,
+                    expected_revision: current.secret.revision,
+                    put_versions: vec![version(&format!("v{writer}"), writer, Some(b"x"))],
+                    delete_versions: vec![],
+                };
+                match store.update_secret(change).await {
+                    Ok(()) => break,
+                    Err(StoreError::Conflict) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let loaded = store.secret_by_arn(&record.arn).await.unwrap().unwrap();
+    assert_eq!(loaded.secret.revision, 17);
+    assert_eq!(loaded.secret.stages.len(), 16);
+    assert_eq!(loaded.versions.len(), 16);
+}
+
+pub async fn close_makes_later_calls_fail<S: Store>(store: &S) {
+    store.create_secret(secret("x", 1), vec![]).await.unwrap();
+    store.close().await.unwrap();
+    assert!(matches!(
+        store.secret_by_name(ACCOUNT, REGION, "x").await,
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
+/// Instantiates every case as a `#[tokio::test]`; `$make` is an async expression that
+/// yields `(store, guard)`: a fresh, empty store and whatever must outlive it (a temporary
+/// directory, a scratch database).
+#[macro_export]
+macro_rules! store_behaviour_suite {
+    ($make:expr) => {
+        $crate::store_behaviour_suite!(@cases $make;
+            create_and_load,
+            names_are_unique_per_account_and_region,
+            updates_compare_and_swap_the_revision,
+            versions_are_inserted_replaced_and_deleted,
+            delete_removes_the_secret_and_its_versions,
+            access_dates_move_forward_only_and_leave_the_revision,
+            list_pages_in_every_order,
+            list_filters_by_prefix_and_planned_deletion,
+            paging_survives_concurrent_inserts,
+            due_deletions_are_found_in_date_order,
+            key_encryption_keys_are_kept_and_rewrapped,
+            access_keys_are_stored,
+            settings_keep_the_first_value,
+            close_makes_later_calls_fail,
+        );
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_writers_serialise_per_secret() {
+            let (store, _guard) = $make;
+            $crate::behaviour::concurrent_writers_serialise_per_secret(std::sync::Arc::new(store)).await;
+        }
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $make;
+                $crate::behaviour::$case(&store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,154 @@
+//! The storage trait Coffer's domain is written against, and the records it stores.
+//!
+//! A backend only ever sees ciphertext: secret values arrive here already sealed by
+//! `coffer-crypto`, and key material arrives wrapped. Records are plain data so that the
+//! two backends (embedded SQLite, PostgreSQL) can map them to near-identical SQL.
+//!
+//! Concurrency model: a secret is one row plus its version rows. Every change to a secret
+//! is a compare-and-swap on the secret's `revision`, so label moves (read-modify-write)
+//! serialise per secret whether the writers are tasks of one process or nodes sharing a
+//! database. The domain reloads and retries on [`StoreError::Conflict`].
+//!
+//! Architecture Invariant: this crate knows nothing of HTTP, AWS protocols, SQL or keys.
+
+mod records;
+
+#[cfg(feature = "behaviour-suite")]
+pub mod behaviour;
+
+use std::future::Future;
+
+pub use records::*;
+
+/// What a backend can fail with. The domain maps these; none carries secret material.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A secret with this account, region and name already exists.
+    #[error("a secret with this name already exists")]
+    NameTaken,
+    /// The secret's revision moved since it was read: another writer got there first.
+    #[error("the secret changed concurrently")]
+    Conflict,
+    /// The secret does not exist (any more).
+    #[error("the secret does not exist")]
+    NotFound,
+    /// The backend could not be reached or failed; the request may be retried.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back as a record (corruption or a foreign schema).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The storage trait. Methods are async (`impl Future + Send`) so that a networked backend
+/// fits; the embedded backend runs its SQLite calls on the blocking pool.
+pub trait Store: Send + Sync + 'static {
+    /// Loads a secret and the metadata of all its versions, by name.
+    fn secret_by_name(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<SecretAggregate>>> + Send;
+
+    /// Loads a secret and the metadata of all its versions, by full ARN.
+    fn secret_by_arn(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = StoreResult<Option<SecretAggregate>>> + Send;
+
+    /// The sealed value of one version; `None` when the version does not exist or holds no
+    /// value (a rotation placeholder).
+    fn version_ciphertext(
+        &self,
+        arn: &str,
+        version_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Inserts a new secret with its first versions. Fails with [`StoreError::NameTaken`]
+    /// when the name is in use in that account and region.
+    fn create_secret(
+        &self,
+        secret: SecretRecord,
+        versions: Vec<VersionWrite>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Applies a change to an existing secret if its revision is still
+    /// `change.expected_revision`; the stored revision becomes `change.secret.revision`.
+    fn update_secret(&self, change: SecretChange) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Removes a secret and all its versions for good. With `expected_revision`, only if the
+    /// secret is still at that revision (so a purge never removes a secret restored since it
+    /// was read). Returns whether a secret was removed.
+    fn delete_secret(
+        &self,
+        arn: &str,
+        expected_revision: Option<i64>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Records that a version was read on `day` (epoch milliseconds of 00:00 UTC). Access
+    /// dates are outside the compare-and-swap record on purpose: a read must never make a
+    /// concurrent writer retry, and a writer must never roll an access date back.
+    fn record_access(
+        &self,
+        arn: &str,
+        version_id: &str,
+        day: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// One page of secrets in the order the query asks for, starting after its cursor.
+    fn list_secrets(
+        &self,
+        query: &ListQuery,
+    ) -> impl Future<Output = StoreResult<Vec<SecretRecord>>> + Send;
+
+    /// ARNs of secrets whose scheduled deletion date is at or before `now`.
+    fn secrets_due_for_deletion(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+
+    /// All key-encryption keys, oldest first.
+    fn key_encryption_keys(
+        &self,
+    ) -> impl Future<Output = StoreResult<Vec<KeyEncryptionKeyRecord>>> + Send;
+
+    /// Stores a key-encryption key; an existing id is left as it is (returns false).
+    fn insert_key_encryption_key(
+        &self,
+        key: KeyEncryptionKeyRecord,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replaces the wrapped material of existing key-encryption keys (root key rotation).
+    fn rewrap_key_encryption_keys(
+        &self,
+        keys: Vec<KeyEncryptionKeyRecord>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Looks up an access key.
+    fn access_key(
+        &self,
+        access_key_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<AccessKeyRecord>>> + Send;
+
+    /// Stores an access key; an existing id is left as it is (returns false).
+    fn insert_access_key(
+        &self,
+        key: AccessKeyRecord,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// A small named value the server keeps for itself (e.g. the pagination token key,
+    /// wrapped). Returns the stored value, inserting `value` first if the name was free, so
+    /// that concurrent first starts agree on one value.
+    fn setting_or_insert(
+        &self,
+        name: &str,
+        value: Vec<u8>,
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
+
+    /// Flushes and closes the backend; later calls fail with `Unavailable`.
+    fn close(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -1,0 +1,149 @@
+//! Plain records. Times are epoch milliseconds (UTC) so both backends store integers.
+
+use std::collections::BTreeMap;
+
+/// A secret's metadata: everything but its versions. `revision` is the compare-and-swap
+/// counter of [`crate::Store::update_secret`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretRecord {
+    /// Full ARN, `-XXXXXX` suffix included. Unique forever (never reused), so it is the key.
+    pub arn: String,
+    pub account_id: String,
+    pub region: String,
+    pub name: String,
+    /// `None` when empty: AWS reports no description rather than an empty one.
+    pub description: Option<String>,
+    /// The customer managed key the secret is encrypted under; `None` = the default key.
+    pub kms_key_id: Option<String>,
+    pub created_at: i64,
+    pub last_changed_at: i64,
+    /// Day (00:00 UTC) of the latest read of any version; maintained by `record_access`.
+    pub last_accessed_day: Option<i64>,
+    /// When the scheduled deletion takes effect; `None` when not scheduled.
+    pub deletion_date: Option<i64>,
+    /// `None` = never tagged (AWS omits `Tags`); `Some(vec![])` = tags were all removed.
+    pub tags: Option<Vec<Tag>>,
+    /// Staging label -> the one version holding it. A map makes "a label is attached to at
+    /// most one version" true by construction.
+    pub stages: BTreeMap<String, String>,
+    pub revision: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// A version without its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionMeta {
+    pub version_id: String,
+    pub created_at: i64,
+    pub last_accessed_day: Option<i64>,
+    /// Key the value is sealed under; `None` = the default key.
+    pub kms_key_id: Option<String>,
+    /// False for a rotation placeholder that does not hold a value yet.
+    pub has_value: bool,
+}
+
+/// A secret with the metadata of all its versions, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretAggregate {
+    pub secret: SecretRecord,
+    pub versions: Vec<VersionMeta>,
+}
+
+/// A version to insert, or to replace when its id exists (filling a rotation placeholder,
+/// re-encrypting under another key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionWrite {
+    pub meta: VersionMeta,
+    /// Sealed value; `None` only for a placeholder (then `meta.has_value` is false).
+    pub ciphertext: Option<Vec<u8>>,
+}
+
+/// A compare-and-swap change to one secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretChange {
+    /// The new metadata; its `revision` is the new revision.
+    pub secret: SecretRecord,
+    pub expected_revision: i64,
+    pub put_versions: Vec<VersionWrite>,
+    pub delete_versions: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SortBy {
+    CreatedDate,
+    LastAccessedDate,
+    LastChangedDate,
+    Name,
+}
+
+/// Position of the last row of the previous page: (sort value, ARN). The ARN breaks ties so
+/// that paging never skips or repeats a secret while others are inserted or deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub sort_value: SortValue,
+    pub arn: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SortValue {
+    /// Dates; a never-accessed secret sorts as 0.
+    Time(i64),
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    pub account_id: String,
+    pub region: String,
+    pub include_planned_deletion: bool,
+    pub sort_by: SortBy,
+    pub descending: bool,
+    pub after: Option<ListCursor>,
+    /// Only names starting with this (an index range, pushed down from a `name` filter).
+    pub name_prefix: Option<String>,
+    pub limit: usize,
+}
+
+impl SortValue {
+    /// The sort value of a secret for a given ordering.
+    pub fn of(secret: &SecretRecord, sort_by: SortBy) -> SortValue {
+        match sort_by {
+            SortBy::CreatedDate => SortValue::Time(secret.created_at),
+            SortBy::LastChangedDate => SortValue::Time(secret.last_changed_at),
+            SortBy::LastAccessedDate => SortValue::Time(secret.last_accessed_day.unwrap_or(0)),
+            SortBy::Name => SortValue::Name(secret.name.clone()),
+        }
+    }
+}
+
+/// A key-encryption key, wrapped under the root key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyEncryptionKeyRecord {
+    pub key_id: String,
+    pub wrapped_material: Vec<u8>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKeyStatus {
+    Active,
+    Inactive,
+}
+
+/// An access key. The secret access key is sealed (SigV4 needs the key itself, so it cannot
+/// be hashed); only `coffer-crypto` can open it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub account_id: String,
+    /// The IAM user the key belongs to.
+    pub user_name: String,
+    pub sealed_secret_access_key: Vec<u8>,
+    pub status: AccessKeyStatus,
+    pub created_at: i64,
+}
