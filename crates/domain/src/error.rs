@@ -97,9 +97,10 @@ pub enum SecretsError {
     #[error("Coffer does not serve managed external secrets, so Type must be empty.")]
     UnsupportedSecretType,
 
-    // LimitExceededException
     #[error("A secret can have at most 50 tags.")]
     TooManyTags,
+
+    // LimitExceededException
     #[error("A secret can have at most 20 staging labels attached across all of its versions.")]
     TooManyStagingLabels,
     #[error(

@@ -384,6 +384,7 @@ async fn create_conflicts_and_idempotent_retries() {
     assert_eq!(
         err(CreateSecretInput {
             name: "c".into(),
+            client_request_token: Some(token(4)),
             kms_key_id: Some("alias/mine".into()),
             ..Default::default()
         })
@@ -396,6 +397,7 @@ async fn create_conflicts_and_idempotent_retries() {
             &h.caller,
             CreateSecretInput {
                 name: "d".into(),
+                client_request_token: Some(token(5)),
                 kms_key_id: Some("alias/aws/secretsmanager".into()),
                 ..Default::default()
             },
@@ -872,6 +874,7 @@ async fn deletion_lifecycle() {
             &h.caller,
             CreateSecretInput {
                 name: "del".into(),
+                client_request_token: Some(token(9)),
                 ..Default::default()
             },
         )

@@ -127,6 +127,14 @@ fn replace_section(path: &Path, header: &str, section: &str, private: bool) -> a
     let mut file = options
         .open(path)
         .with_context(|| format!("could not write {}", path.display()))?;
+    // The mode above applies only when the file is created; an existing credentials file
+    // that others can read must not start holding a key.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("could not make {} private", path.display()))?;
+    }
     file.write_all(out.as_bytes())
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())

@@ -164,8 +164,10 @@ impl From<&SecretsError> for AwsError {
             | ReservedTagKey(_)
             | DuplicateTagKey(_)
             | InvalidTagCharacters(_)
-            | UnsupportedSecretType => "InvalidParameterException",
-            TooManyTags | TooManyStagingLabels | TooManyVersions => "LimitExceededException",
+            | UnsupportedSecretType
+            // TagResource's model has no LimitExceededException, so SDKs could not type it.
+            | TooManyTags => "InvalidParameterException",
+            TooManyStagingLabels | TooManyVersions => "LimitExceededException",
             InvalidNextToken => "InvalidNextTokenException",
             KmsKeyNotFound | EncryptionFailure => "EncryptionFailure",
             DecryptionFailure => "DecryptionFailure",

@@ -396,10 +396,10 @@ impl<S: Store> SecretsService<S> {
     ) -> SecretsResult<CreateSecretOutput> {
         arn::check_name(&input.name)?;
         let value = SecretValue::from_members(input.secret_string, input.secret_binary)?;
-        let token = input.client_request_token;
-        if value.is_some() && token.is_none() {
-            return Err(SecretsError::MissingClientRequestToken);
-        }
+        // Required even without a value (spec §3.1); SDKs always send one.
+        let token = input
+            .client_request_token
+            .ok_or(SecretsError::MissingClientRequestToken)?;
         if input.secret_type.as_deref().is_some_and(|t| !t.is_empty()) {
             return Err(SecretsError::UnsupportedSecretType);
         }
@@ -430,7 +430,7 @@ impl<S: Store> SecretsService<S> {
                 .await?
             {
                 return self
-                    .create_conflict(&existing, token.as_deref(), value.as_ref())
+                    .create_conflict(&existing, &token, value.as_ref())
                     .await;
             }
             let now = self.clock.now();
@@ -458,8 +458,8 @@ impl<S: Store> SecretsService<S> {
                 revision: 1,
             };
             let mut versions = Vec::new();
-            if let (Some(value), Some(token)) = (&value, &token) {
-                let sealed = self.seal(&secret_arn, token, value)?;
+            if let Some(value) = &value {
+                let sealed = self.seal(&secret_arn, &token, value)?;
                 versions.push(VersionWrite {
                     meta: VersionMeta {
                         version_id: token.clone(),
@@ -470,14 +470,14 @@ impl<S: Store> SecretsService<S> {
                     },
                     ciphertext: Some(sealed),
                 });
-                labels::attach(&mut record.stages, AWSCURRENT, token);
+                labels::attach(&mut record.stages, AWSCURRENT, &token);
             }
             match self.store.create_secret(record, versions).await {
                 Ok(()) => {
                     return Ok(CreateSecretOutput {
                         arn: secret_arn,
                         name: input.name,
-                        version_id: value.as_ref().and(token),
+                        version_id: value.is_some().then_some(token),
                     });
                 }
                 // Another request created the name first: answer as if it had been there.
@@ -493,13 +493,13 @@ impl<S: Store> SecretsService<S> {
     async fn create_conflict(
         &self,
         existing: &SecretAggregate,
-        token: Option<&str>,
+        token: &str,
         value: Option<&SecretValue>,
     ) -> SecretsResult<CreateSecretOutput> {
         if existing.secret.deletion_date.is_some() {
             return Err(SecretsError::NameScheduledForDeletion);
         }
-        if let (Some(token), Some(value)) = (token, value)
+        if let Some(value) = value
             && existing
                 .versions
                 .iter()
