@@ -570,12 +570,14 @@ async fn http2_authority_stands_in_for_the_host_header() {
 }
 
 #[tokio::test]
-async fn known_deviation_query_keys_sharing_a_prefix() {
-    // AWS sorts the canonical query by (name, value); the underlying canonicaliser sorts the joined "name=value"
-    // strings, which differs when one name is a prefix of another followed by a byte below '=' ("a" vs "a-b").
-    // Such requests are refused (fail closed). If this starts verifying after a bump, the deviation is gone.
+async fn query_keys_sharing_a_prefix_sort_as_pairs() {
+    // AWS sorts the canonical query by (name, value). The previous canonicaliser (scratchstack) sorted the joined
+    // "name=value" strings, which differs when one name is a prefix of another followed by a byte below '='
+    // ("a" vs "a-b"), and refused such requests; this test used to assert that deviation.
     let request = Signer::new("sts").sign(get_request("/?a=1&a-b=2"));
-    assert_eq!(refused(request, &sts()).await, mismatch());
+    verify(request, &sts()).await.unwrap();
+    let request = Signer::new("sts").sign(get_request("/?a-b=2&a=1&a=0&a.=3"));
+    verify(request, &sts()).await.unwrap();
     // Without a prefix clash, query strings verify.
     let request = Signer::new("sts").sign(get_request(
         "/?Version=2011-06-15&Action=GetCallerIdentity&b=x%20y",
@@ -598,6 +600,193 @@ async fn clock_window_boundaries_are_inclusive() {
         .at(six_minutes_ago)
         .sign(form_request("Action=GetCallerIdentity&Version=2011-06-15"));
     verify(request, &sts()).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Canonicalisation rules the previous canonicaliser got wrong or left unpinned
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn trailing_dot_segments_keep_the_trailing_slash() {
+    // RFC 3986 §5.2.4, as the SDKs normalise: `/a/b/.` and `/a/b/c/..` are `/a/b/` (scratchstack made them `/a/b`).
+    for path in ["/a/b/.", "/a/b/c/..", "/a/./b/../b/", "//a//b//"] {
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("https://{HOST}{path}"))
+            .header("host", HOST)
+            .header("x-amz-target", "secretsmanager.ListSecrets")
+            .body(b"{}".to_vec())
+            .unwrap();
+        verify(
+            Signer::new("secretsmanager").sign(request),
+            &secretsmanager(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn paths_above_the_root_are_refused() {
+    let mut request = Signer::new("secretsmanager").sign(get_secret_value());
+    *request.uri_mut() = format!("https://{HOST}/a/../../b").parse().unwrap();
+    assert_eq!(
+        refused(request, &secretsmanager()).await,
+        AuthError::InvalidUriPath(
+            "Relative path entry '..' navigates above root: /a/../../b".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn malformed_query_escapes_are_refused_before_the_signature_is_read() {
+    let mut request = Signer::new("sts").sign(get_request("/?Action=GetCallerIdentity"));
+    *request.uri_mut() = format!("https://{HOST}/?Action=Get%zzCallerIdentity")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        refused(request, &sts()).await,
+        AuthError::MalformedQueryString(
+            "Illegal hex character in escape % pattern: %zz".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn header_signed_requests_sign_an_x_amz_signature_query_parameter() {
+    // Only a presigned request's own X-Amz-Signature is left out of the canonical query; with header auth the
+    // signer covers every query parameter, and so must the verifier.
+    let request =
+        Signer::new("sts").sign(get_request("/?Action=GetCallerIdentity&X-Amz-Signature=x"));
+    verify(request, &sts()).await.unwrap();
+}
+
+#[tokio::test]
+async fn signed_header_lists_must_be_sorted_lower_case_and_present() {
+    let signed = "SignedHeaders=content-type;host;x-amz-date;x-amz-target,";
+    for (replacement, why) in [
+        (
+            "SignedHeaders=host;content-type;x-amz-date;x-amz-target,",
+            "unsorted",
+        ),
+        (
+            "SignedHeaders=content-type;host;host;x-amz-date;x-amz-target,",
+            "duplicate",
+        ),
+        (
+            "SignedHeaders=Content-Type;host;x-amz-date;x-amz-target,",
+            "upper case",
+        ),
+        (
+            "SignedHeaders=accept;content-type;host;x-amz-date;x-amz-target,",
+            "not in the request",
+        ),
+        (
+            "SignedHeaders=:authority;content-type;host;x-amz-date;x-amz-target,",
+            "pseudo-header",
+        ),
+    ] {
+        let mut request = Signer::new("secretsmanager").sign(get_secret_value());
+        edit_authorization(&mut request, signed, replacement);
+        assert_eq!(
+            refused(request, &secretsmanager()).await,
+            mismatch(),
+            "{why}"
+        );
+    }
+}
+
+/// Signs `request` by hand through the canonicaliser's test hooks, with the time in `date_header` (the header
+/// `aws-sigv4` cannot sign), and sets the Authorization header.
+fn sign_with_date_header(request: &mut Request<Vec<u8>>, date_header: &str, date: &str) {
+    use coffer_auth::sigv4::testing;
+    set_header(request, "date", date);
+    let signed_headers = "date;host;x-amz-target";
+    let headers: Vec<(String, Vec<u8>)> = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let headers: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_slice()))
+        .collect();
+    let canonical = testing::canonical_request(
+        request.method().as_str(),
+        request.uri().path(),
+        request.uri().query().unwrap_or_default(),
+        &headers,
+        signed_headers,
+        request.body(),
+        false,
+    )
+    .unwrap();
+    let scope = "20251106/us-east-1/secretsmanager/aws4_request";
+    let string_to_sign = testing::string_to_sign(date_header, scope, &canonical).unwrap();
+    let signature = testing::signature(
+        SECRET,
+        "20251106",
+        "us-east-1",
+        "secretsmanager",
+        &string_to_sign,
+    )
+    .unwrap();
+    set_header(
+        request,
+        "authorization",
+        &format!(
+            "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+        ),
+    );
+}
+
+#[tokio::test]
+async fn date_header_is_the_fallback_for_x_amz_date_in_the_iso_grammar() {
+    let mut request = get_secret_value();
+    request.headers_mut().remove("content-type");
+    sign_with_date_header(&mut request, "20251106T132608Z", "20251106T132608Z");
+    verify(request, &secretsmanager()).await.unwrap();
+
+    // Extended ISO-8601 with an offset is read too (the string to sign carries the UTC basic form).
+    let mut request = get_secret_value();
+    request.headers_mut().remove("content-type");
+    sign_with_date_header(
+        &mut request,
+        "2025-11-06T14:26:08+01:00",
+        "2025-11-06T14:26:08+01:00",
+    );
+    verify(request, &secretsmanager()).await.unwrap();
+
+    // An HTTP-format Date header is not ISO-8601, and is refused as before.
+    let mut request = get_secret_value();
+    request.headers_mut().remove("content-type");
+    sign_with_date_header(
+        &mut request,
+        "20251106T132608Z",
+        "Thu, 06 Nov 2025 13:26:08 GMT",
+    );
+    assert_eq!(
+        refused(request, &secretsmanager()).await,
+        incomplete(
+            "Date must be in ISO-8601 'basic format'. Got 'Thu, 06 Nov 2025 13:26:08 GMT'. See \
+             http://en.wikipedia.org/wiki/ISO_8601"
+        )
+    );
+}
+
+#[tokio::test]
+async fn request_heads_are_read_like_canonical_values() {
+    // Extra spaces in the Authorization header and around header values change nothing.
+    let mut request = Signer::new("secretsmanager").sign(get_secret_value());
+    let authorization = header(&request, "authorization").replace(", ", ",   ");
+    set_header(
+        &mut request,
+        "authorization",
+        &format!("  {authorization}  "),
+    );
+    let target = header(&request, "x-amz-target");
+    set_header(&mut request, "x-amz-target", &format!("  {target}  "));
+    verify(request, &secretsmanager()).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
