@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use coffer_store::{
-    AccessKeyRecord, KeyEncryptionKeyRecord, ListQuery, SecretAggregate, SecretChange,
-    SecretRecord, Store, StoreError, StoreResult, VersionWrite,
+    AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind, KeyEncryptionKeyRecord, ListQuery,
+    SecretAggregate, SecretChange, SecretRecord, Store, StoreError, StoreResult, VersionWrite,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -255,6 +255,82 @@ impl Store for EmbeddedStore {
 
     async fn insert_access_key(&self, key: AccessKeyRecord) -> StoreResult<bool> {
         self.write(move |tx| sql::insert_access_key(tx, &key)).await
+    }
+
+    async fn update_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> StoreResult<bool> {
+        let access_key_id = access_key_id.to_owned();
+        self.write(move |tx| sql::update_access_key_status(tx, &access_key_id, status))
+            .await
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> StoreResult<bool> {
+        let access_key_id = access_key_id.to_owned();
+        self.write(move |tx| sql::delete_access_key(tx, &access_key_id))
+            .await
+    }
+
+    async fn access_keys_of_user(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> StoreResult<Vec<AccessKeyRecord>> {
+        let (account_id, user_name) = (account_id.to_owned(), user_name.to_owned());
+        self.read(move |c| sql::access_keys_of_user(c, &account_id, &user_name))
+            .await
+    }
+
+    async fn iam_entity(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        name: &str,
+    ) -> StoreResult<Option<IamEntityRecord>> {
+        let (account_id, name) = (account_id.to_owned(), name.to_owned());
+        self.read(move |c| sql::iam_entity(c, &account_id, kind, &name))
+            .await
+    }
+
+    async fn iam_entities(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<IamEntityRecord>> {
+        let (account_id, after) = (account_id.to_owned(), after.map(str::to_owned));
+        self.read(move |c| sql::iam_entities(c, &account_id, kind, after.as_deref(), limit))
+            .await
+    }
+
+    async fn put_iam_entity(
+        &self,
+        entity: IamEntityRecord,
+        expected_revision: Option<i64>,
+    ) -> StoreResult<()> {
+        self.write(move |tx| sql::put_iam_entity(tx, &entity, expected_revision))
+            .await
+    }
+
+    async fn delete_iam_entity(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        name: &str,
+        expected_revision: i64,
+    ) -> StoreResult<bool> {
+        let (account_id, name) = (account_id.to_owned(), name.to_owned());
+        self.write(move |tx| {
+            sql::delete_iam_entity(tx, &account_id, kind, &name, expected_revision)
+        })
+        .await
+    }
+
+    async fn iam_generation(&self) -> StoreResult<i64> {
+        self.read(sql::iam_generation).await
     }
 
     async fn setting_or_insert(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
         last_accessed_day INTEGER,
         deletion_date     INTEGER,
         tags              TEXT,
+        resource_policy   TEXT,
         stages            TEXT NOT NULL,
         revision          INTEGER NOT NULL,
         UNIQUE (account_id, region, name)
@@ -36,6 +37,8 @@ const MIGRATIONS: &[&str] = &[
         created_at        INTEGER NOT NULL,
         last_accessed_day INTEGER,
         kms_key_id        TEXT,
+        -- Kept beside the ciphertext so that listing versions never reads ciphertext pages.
+        has_value         INTEGER NOT NULL,
         ciphertext        BLOB,
         PRIMARY KEY (arn, version_id)
     );
@@ -46,6 +49,19 @@ const MIGRATIONS: &[&str] = &[
         created_at       INTEGER NOT NULL
     );
 
+    -- IAM users, groups, roles and managed policies. Names are unique ignoring case, as in
+    -- IAM; `name_key` is the lower-cased name.
+    CREATE TABLE iam_entities (
+        account_id TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        name_key   TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revision   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, kind, name_key)
+    );
+
     CREATE TABLE access_keys (
         access_key_id             TEXT PRIMARY KEY,
         account_id                TEXT NOT NULL,
@@ -53,6 +69,13 @@ const MIGRATIONS: &[&str] = &[
         sealed_secret_access_key  BLOB NOT NULL,
         status                    TEXT NOT NULL,
         created_at                INTEGER NOT NULL
+    );
+    CREATE INDEX access_keys_by_user ON access_keys (account_id, lower(user_name), created_at);
+
+    -- Monotonic counters, e.g. the IAM generation that caches compare against.
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
     );
 
     CREATE TABLE settings (

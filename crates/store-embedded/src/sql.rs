@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use coffer_store::{
-    AccessKeyRecord, AccessKeyStatus, KeyEncryptionKeyRecord, ListQuery, SecretAggregate,
-    SecretChange, SecretRecord, SortBy, SortValue, StoreError, StoreResult, Tag, VersionMeta,
-    VersionWrite,
+    AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind, KeyEncryptionKeyRecord, ListQuery,
+    SecretAggregate, SecretChange, SecretRecord, SortBy, SortValue, StoreError, StoreResult, Tag,
+    VersionMeta, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 const SECRET_COLUMNS: &str = "arn, account_id, region, name, description, kms_key_id, created_at, \
-     last_changed_at, last_accessed_day, deletion_date, tags, stages, revision";
+     last_changed_at, last_accessed_day, deletion_date, tags, stages, revision, resource_policy";
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -35,6 +35,7 @@ fn secret_from_row(row: &Row<'_>) -> rusqlite::Result<(SecretRecord, Option<Stri
             tags: None,
             stages: BTreeMap::new(),
             revision: row.get(12)?,
+            resource_policy: row.get(13)?,
         },
         tags,
         stages,
@@ -92,7 +93,7 @@ fn load_secret(
 fn versions_of(c: &Connection, arn: &str) -> StoreResult<Vec<VersionMeta>> {
     let mut statement = c
         .prepare_cached(
-            "SELECT version_id, created_at, last_accessed_day, kms_key_id, ciphertext IS NOT NULL \
+            "SELECT version_id, created_at, last_accessed_day, kms_key_id, has_value \
              FROM secret_versions WHERE arn = ?1 ORDER BY created_at, version_id",
         )
         .map_err(unavailable)?;
@@ -145,10 +146,12 @@ pub fn version_ciphertext(
 fn put_versions(tx: &Transaction<'_>, arn: &str, versions: &[VersionWrite]) -> StoreResult<()> {
     let mut statement = tx
         .prepare_cached(
-            "INSERT INTO secret_versions (arn, version_id, created_at, last_accessed_day, kms_key_id, ciphertext) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+            "INSERT INTO secret_versions \
+                 (arn, version_id, created_at, last_accessed_day, kms_key_id, has_value, ciphertext) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
              ON CONFLICT (arn, version_id) DO UPDATE SET \
-                 kms_key_id = excluded.kms_key_id, ciphertext = excluded.ciphertext",
+                 kms_key_id = excluded.kms_key_id, has_value = excluded.has_value, \
+                 ciphertext = excluded.ciphertext",
         )
         .map_err(unavailable)?;
     for version in versions {
@@ -159,6 +162,7 @@ fn put_versions(tx: &Transaction<'_>, arn: &str, versions: &[VersionWrite]) -> S
                 version.meta.created_at,
                 version.meta.last_accessed_day,
                 version.meta.kms_key_id,
+                version.ciphertext.is_some(),
                 version.ciphertext,
             ])
             .map_err(unavailable)?;
@@ -173,7 +177,7 @@ pub fn create_secret(
 ) -> StoreResult<()> {
     let inserted = tx
         .prepare_cached(&format!(
-            "INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+            "INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
              ON CONFLICT DO NOTHING"
         ))
         .map_err(unavailable)?
@@ -191,6 +195,7 @@ pub fn create_secret(
             secret.tags.as_deref().map(encode_tags),
             encode_stages(&secret.stages),
             secret.revision,
+            secret.resource_policy,
         ])
         .map_err(unavailable)?;
     if inserted == 0 {
@@ -204,7 +209,7 @@ pub fn update_secret(tx: &Transaction<'_>, change: &SecretChange) -> StoreResult
     let updated = tx
         .prepare_cached(
             "UPDATE secrets SET description = ?1, kms_key_id = ?2, last_changed_at = ?3, deletion_date = ?4, \
-                 tags = ?5, stages = ?6, revision = ?7 \
+                 tags = ?5, stages = ?6, revision = ?7, resource_policy = ?10 \
              WHERE arn = ?8 AND revision = ?9",
         )
         .map_err(unavailable)?
@@ -218,6 +223,7 @@ pub fn update_secret(tx: &Transaction<'_>, change: &SecretChange) -> StoreResult
             secret.revision,
             secret.arn,
             change.expected_revision,
+            secret.resource_policy,
         ])
         .map_err(unavailable)?;
     if updated == 0 {
@@ -285,33 +291,46 @@ pub fn record_access(
     Ok(())
 }
 
+/// A `name` prefix matching at least this many secrets is "dense": reading the sort index
+/// and filtering finds a page quickly. A sparse prefix is cheaper read through the name
+/// index and sorted. Counting up to the threshold costs one bounded index range scan.
+const DENSE_PREFIX: i64 = 2_000;
+
 pub fn list_secrets(c: &Connection, query: &ListQuery) -> StoreResult<Vec<SecretRecord>> {
-    let sort_column = match query.sort_by {
-        SortBy::CreatedDate => "created_at",
-        SortBy::LastChangedDate => "last_changed_at",
-        SortBy::LastAccessedDate => "COALESCE(last_accessed_day, 0)",
-        SortBy::Name => "name",
+    let (sort_column, sort_index) = match query.sort_by {
+        SortBy::CreatedDate => ("created_at", "secrets_by_created"),
+        SortBy::LastChangedDate => ("last_changed_at", "secrets_by_changed"),
+        SortBy::LastAccessedDate => ("COALESCE(last_accessed_day, 0)", "secrets_by_accessed"),
+        SortBy::Name => ("name", "secrets_by_name"),
     };
     let (direction, after) = if query.descending {
         ("DESC", "<")
     } else {
         ("ASC", ">")
     };
-    let mut sql =
-        format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE account_id = ?1 AND region = ?2");
-    if !query.include_planned_deletion {
-        sql.push_str(" AND deletion_date IS NULL");
-    }
     let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![
         Box::new(query.account_id.clone()),
         Box::new(query.region.clone()),
     ];
+    let mut conditions = String::from("account_id = ?1 AND region = ?2");
+    let mut index = sort_index;
+    if !query.include_planned_deletion {
+        conditions.push_str(" AND deletion_date IS NULL");
+    }
     if let Some(prefix) = &query.name_prefix {
+        let upper = prefix_upper_bound(prefix);
         args.push(Box::new(prefix.clone()));
-        let n = args.len();
-        sql.push_str(&format!(
-            " AND name >= ?{n} AND substr(name, 1, length(?{n})) = ?{n}"
-        ));
+        let p = args.len();
+        match upper {
+            Some(upper)
+                if query.sort_by == SortBy::Name || !dense_prefix(c, query, prefix, &upper)? =>
+            {
+                args.push(Box::new(upper));
+                conditions.push_str(&format!(" AND name >= ?{p} AND name < ?{}", args.len()));
+                index = "secrets_by_name";
+            }
+            _ => conditions.push_str(&format!(" AND substr(name, 1, length(?{p})) = ?{p}")),
+        }
     }
     if let Some(cursor) = &query.after {
         match &cursor.sort_value {
@@ -320,15 +339,15 @@ pub fn list_secrets(c: &Connection, query: &ListQuery) -> StoreResult<Vec<Secret
         }
         args.push(Box::new(cursor.arn.clone()));
         let (v, a) = (args.len() - 1, args.len());
-        sql.push_str(&format!(
-            " AND ({sort_column} {after} ?{v} OR ({sort_column} = ?{v} AND arn {after} ?{a}))"
-        ));
+        // A row-value comparison lets SQLite start the index scan at the cursor.
+        conditions.push_str(&format!(" AND ({sort_column}, arn) {after} (?{v}, ?{a})"));
     }
     args.push(Box::new(query.limit as i64));
-    sql.push_str(&format!(
-        " ORDER BY {sort_column} {direction}, arn {direction} LIMIT ?{}",
+    let sql = format!(
+        "SELECT {SECRET_COLUMNS} FROM secrets INDEXED BY {index} WHERE {conditions} \
+         ORDER BY {sort_column} {direction}, arn {direction} LIMIT ?{}",
         args.len()
-    ));
+    );
     let mut statement = c.prepare_cached(&sql).map_err(unavailable)?;
     let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
     let rows = statement
@@ -337,6 +356,31 @@ pub fn list_secrets(c: &Connection, query: &ListQuery) -> StoreResult<Vec<Secret
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(unavailable)?;
     rows.into_iter().map(finish_secret).collect()
+}
+
+/// The smallest string greater than every string starting with `prefix`, when it can be
+/// formed by incrementing the last character (names and filter values are ASCII).
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let last = prefix.chars().last()?;
+    let next = char::from_u32(last as u32 + 1).filter(|c| c.is_ascii())?;
+    let mut upper = prefix[..prefix.len() - last.len_utf8()].to_owned();
+    upper.push(next);
+    Some(upper)
+}
+
+fn dense_prefix(c: &Connection, query: &ListQuery, prefix: &str, upper: &str) -> StoreResult<bool> {
+    let count: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM secrets INDEXED BY secrets_by_name \
+             WHERE account_id = ?1 AND region = ?2 AND name >= ?3 AND name < ?4 LIMIT ?5)",
+        )
+        .map_err(unavailable)?
+        .query_row(
+            params![query.account_id, query.region, prefix, upper, DENSE_PREFIX],
+            |row| row.get(0),
+        )
+        .map_err(unavailable)?;
+    Ok(count >= DENSE_PREFIX)
 }
 
 pub fn secrets_due_for_deletion(
@@ -465,6 +509,9 @@ pub fn insert_access_key(tx: &Transaction<'_>, key: &AccessKeyRecord) -> StoreRe
             ],
         )
         .map_err(unavailable)?;
+    if inserted > 0 {
+        bump_iam_generation(tx)?;
+    }
     Ok(inserted > 0)
 }
 
@@ -480,4 +527,223 @@ pub fn setting_or_insert(tx: &Transaction<'_>, name: &str, value: &[u8]) -> Stor
         |row| row.get(0),
     )
     .map_err(unavailable)
+}
+
+/// Bumps the IAM generation inside the caller's transaction, so that a change and its
+/// generation become visible together.
+fn bump_iam_generation(tx: &Transaction<'_>) -> StoreResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO counters (name, value) VALUES ('iam.generation', 1) \
+         ON CONFLICT (name) DO UPDATE SET value = value + 1",
+    )
+    .map_err(unavailable)?
+    .execute([])
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub fn iam_generation(c: &Connection) -> StoreResult<i64> {
+    let value: Option<i64> = c
+        .prepare_cached("SELECT value FROM counters WHERE name = 'iam.generation'")
+        .map_err(unavailable)?
+        .query_row([], |row| row.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    Ok(value.unwrap_or(0))
+}
+
+pub fn update_access_key_status(
+    tx: &Transaction<'_>,
+    access_key_id: &str,
+    status: AccessKeyStatus,
+) -> StoreResult<bool> {
+    let updated = tx
+        .execute(
+            "UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1",
+            params![access_key_id, status_text(status)],
+        )
+        .map_err(unavailable)?;
+    bump_iam_generation(tx)?;
+    Ok(updated > 0)
+}
+
+pub fn delete_access_key(tx: &Transaction<'_>, access_key_id: &str) -> StoreResult<bool> {
+    let deleted = tx
+        .execute(
+            "DELETE FROM access_keys WHERE access_key_id = ?1",
+            [access_key_id],
+        )
+        .map_err(unavailable)?;
+    bump_iam_generation(tx)?;
+    Ok(deleted > 0)
+}
+
+pub fn access_keys_of_user(
+    c: &Connection,
+    account_id: &str,
+    user_name: &str,
+) -> StoreResult<Vec<AccessKeyRecord>> {
+    let ids: Vec<String> = c
+        .prepare_cached(
+            "SELECT access_key_id FROM access_keys WHERE account_id = ?1 AND lower(user_name) = lower(?2) \
+             ORDER BY created_at, access_key_id",
+        )
+        .map_err(unavailable)?
+        .query_map([account_id, user_name], |row| row.get(0))
+        .map_err(unavailable)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(unavailable)?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        keys.extend(access_key(c, &id)?);
+    }
+    Ok(keys)
+}
+
+fn kind_from_text(text: &str) -> StoreResult<IamKind> {
+    Ok(match text {
+        "user" => IamKind::User,
+        "group" => IamKind::Group,
+        "role" => IamKind::Role,
+        "policy" => IamKind::Policy,
+        other => return Err(StoreError::Corrupt(format!("IAM entity kind {other:?}"))),
+    })
+}
+
+fn iam_entity_from_row(
+    row: &Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, i64, i64)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn finish_iam_entity(
+    (account_id, kind, name, document, created_at, revision): (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        i64,
+    ),
+) -> StoreResult<IamEntityRecord> {
+    Ok(IamEntityRecord {
+        account_id,
+        kind: kind_from_text(&kind)?,
+        name,
+        document,
+        created_at,
+        revision,
+    })
+}
+
+const IAM_COLUMNS: &str = "account_id, kind, name, document, created_at, revision";
+
+pub fn iam_entity(
+    c: &Connection,
+    account_id: &str,
+    kind: IamKind,
+    name: &str,
+) -> StoreResult<Option<IamEntityRecord>> {
+    let row = c
+        .prepare_cached(&format!(
+            "SELECT {IAM_COLUMNS} FROM iam_entities WHERE account_id = ?1 AND kind = ?2 AND name_key = ?3"
+        ))
+        .map_err(unavailable)?
+        .query_row(params![account_id, kind.as_str(), name.to_lowercase()], iam_entity_from_row)
+        .optional()
+        .map_err(unavailable)?;
+    row.map(finish_iam_entity).transpose()
+}
+
+pub fn iam_entities(
+    c: &Connection,
+    account_id: &str,
+    kind: IamKind,
+    after: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<IamEntityRecord>> {
+    let rows = c
+        .prepare_cached(&format!(
+            "SELECT {IAM_COLUMNS} FROM iam_entities WHERE account_id = ?1 AND kind = ?2 AND name_key > ?3 \
+             ORDER BY name_key LIMIT ?4"
+        ))
+        .map_err(unavailable)?
+        .query_map(
+            params![account_id, kind.as_str(), after.map(str::to_lowercase).unwrap_or_default(), limit as i64],
+            iam_entity_from_row,
+        )
+        .map_err(unavailable)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(unavailable)?;
+    rows.into_iter().map(finish_iam_entity).collect()
+}
+
+pub fn put_iam_entity(
+    tx: &Transaction<'_>,
+    entity: &IamEntityRecord,
+    expected_revision: Option<i64>,
+) -> StoreResult<()> {
+    let key = entity.name.to_lowercase();
+    let changed = match expected_revision {
+        None => tx
+            .prepare_cached(
+                "INSERT INTO iam_entities (account_id, kind, name_key, name, document, created_at, revision) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            )
+            .map_err(unavailable)?
+            .execute(params![
+                entity.account_id,
+                entity.kind.as_str(),
+                key,
+                entity.name,
+                entity.document,
+                entity.created_at,
+                entity.revision
+            ])
+            .map_err(unavailable)?,
+        Some(expected) => tx
+            .prepare_cached(
+                "UPDATE iam_entities SET document = ?4, revision = ?5 \
+                 WHERE account_id = ?1 AND kind = ?2 AND name_key = ?3 AND revision = ?6",
+            )
+            .map_err(unavailable)?
+            .execute(params![entity.account_id, entity.kind.as_str(), key, entity.document, entity.revision, expected])
+            .map_err(unavailable)?,
+    };
+    if changed == 0 {
+        return Err(match expected_revision {
+            None => StoreError::NameTaken,
+            Some(_) if iam_entity(tx, &entity.account_id, entity.kind, &entity.name)?.is_some() => {
+                StoreError::Conflict
+            }
+            Some(_) => StoreError::NotFound,
+        });
+    }
+    bump_iam_generation(tx)
+}
+
+pub fn delete_iam_entity(
+    tx: &Transaction<'_>,
+    account_id: &str,
+    kind: IamKind,
+    name: &str,
+    expected_revision: i64,
+) -> StoreResult<bool> {
+    let deleted = tx
+        .execute(
+            "DELETE FROM iam_entities WHERE account_id = ?1 AND kind = ?2 AND name_key = ?3 AND revision = ?4",
+            params![account_id, kind.as_str(), name.to_lowercase(), expected_revision],
+        )
+        .map_err(unavailable)?;
+    if deleted > 0 {
+        bump_iam_generation(tx)?;
+    }
+    Ok(deleted > 0)
 }

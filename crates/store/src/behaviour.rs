@@ -22,6 +22,7 @@ pub fn secret(name: &str, created_at: i64) -> SecretRecord {
         last_accessed_day: None,
         deletion_date: None,
         tags: None,
+        resource_policy: None,
         stages: BTreeMap::new(),
         revision: 1,
     }
@@ -364,6 +365,55 @@ pub async fn list_filters_by_prefix_and_planned_deletion<S: Store>(store: &S) {
     assert!(store.list_secrets(&other).await.unwrap().is_empty());
 }
 
+pub async fn prefixes_shared_by_many_secrets_page_correctly<S: Store>(store: &S) {
+    // More than any backend's threshold for switching between "walk the sort order and
+    // filter" and "read the name range and sort", so both plans are exercised.
+    let many = 2_100;
+    for i in 0..many {
+        store
+            .create_secret(secret(&format!("dense/{i:05}"), i as i64), vec![])
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        store
+            .create_secret(secret(&format!("sparse/{i}"), 10_000 + i), vec![])
+            .await
+            .unwrap();
+    }
+    for (prefix, expected) in [
+        ("dense/", many),
+        ("sparse/", 3),
+        ("dense/0000", 10),
+        ("nothing", 0),
+    ] {
+        for sort_by in [SortBy::CreatedDate, SortBy::Name] {
+            let mut q = query(sort_by, true, 500);
+            q.name_prefix = Some(prefix.into());
+            let mut seen = Vec::new();
+            loop {
+                let page = store.list_secrets(&q).await.unwrap();
+                let Some(last) = page.last() else { break };
+                q.after = Some(ListCursor {
+                    sort_value: SortValue::of(last, sort_by),
+                    arn: last.arn.clone(),
+                });
+                seen.extend(page.into_iter().map(|s| s.name));
+            }
+            assert_eq!(seen.len(), expected as usize, "{prefix} by {sort_by:?}");
+            assert!(seen.iter().all(|n| n.starts_with(prefix)));
+            let mut sorted = seen.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), seen.len(), "no secret twice");
+            if sort_by == SortBy::Name {
+                sorted.reverse();
+                assert_eq!(sorted, seen, "descending name order");
+            }
+        }
+    }
+}
+
 pub async fn paging_survives_concurrent_inserts<S: Store>(store: &S) {
     for i in 0..4 {
         store
@@ -460,6 +510,223 @@ pub async fn access_keys_are_stored<S: Store>(store: &S) {
     );
 }
 
+pub async fn resource_policies_are_stored_verbatim<S: Store>(store: &S) {
+    let mut record = secret("with-policy", 1);
+    let text = "{ \"Version\" : \"2012-10-17\",\n  \"Statement\": [] }";
+    record.resource_policy = Some(text.into());
+    store.create_secret(record.clone(), vec![]).await.unwrap();
+    assert_eq!(
+        store
+            .secret_by_arn(&record.arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret
+            .resource_policy
+            .as_deref(),
+        Some(text)
+    );
+    let mut next = record.clone();
+    next.revision = 2;
+    next.resource_policy = None;
+    store
+        .update_secret(SecretChange {
+            secret: next,
+            expected_revision: 1,
+            put_versions: vec![],
+            delete_versions: vec![],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .secret_by_arn(&record.arn)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret
+            .resource_policy,
+        None
+    );
+}
+
+fn entity(kind: IamKind, name: &str, document: &str) -> IamEntityRecord {
+    IamEntityRecord {
+        account_id: ACCOUNT.into(),
+        kind,
+        name: name.into(),
+        document: document.into(),
+        created_at: 7,
+        revision: 1,
+    }
+}
+
+pub async fn iam_entities_are_unique_ignoring_case_and_swap_by_revision<S: Store>(store: &S) {
+    let before = store.iam_generation().await.unwrap();
+    store
+        .put_iam_entity(entity(IamKind::User, "Alice", "{}"), None)
+        .await
+        .unwrap();
+    assert!(
+        store.iam_generation().await.unwrap() > before,
+        "every change moves the generation"
+    );
+    assert!(matches!(
+        store
+            .put_iam_entity(entity(IamKind::User, "alice", "{}"), None)
+            .await,
+        Err(StoreError::NameTaken)
+    ));
+    // Another kind, or another account, may use the name.
+    store
+        .put_iam_entity(entity(IamKind::Role, "alice", "{}"), None)
+        .await
+        .unwrap();
+    let mut other = entity(IamKind::User, "alice", "{}");
+    other.account_id = "999999999999".into();
+    store.put_iam_entity(other, None).await.unwrap();
+
+    let found = store
+        .iam_entity(ACCOUNT, IamKind::User, "ALICE")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, "Alice", "the name keeps its case");
+    let mut next = found.clone();
+    next.document = "{\"v\":2}".into();
+    next.revision = 2;
+    store.put_iam_entity(next.clone(), Some(1)).await.unwrap();
+    assert!(matches!(
+        store.put_iam_entity(next.clone(), Some(1)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .put_iam_entity(entity(IamKind::User, "nobody", "{}"), Some(1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .iam_entity(ACCOUNT, IamKind::User, "alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .document,
+        "{\"v\":2}"
+    );
+    assert!(
+        !store
+            .delete_iam_entity(ACCOUNT, IamKind::User, "alice", 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_iam_entity(ACCOUNT, IamKind::User, "alice", 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .iam_entity(ACCOUNT, IamKind::User, "alice")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn iam_entities_list_in_name_order<S: Store>(store: &S) {
+    for name in ["carol", "Bob", "alice", "dave"] {
+        store
+            .put_iam_entity(entity(IamKind::Group, name, "{}"), None)
+            .await
+            .unwrap();
+    }
+    store
+        .put_iam_entity(entity(IamKind::User, "zed", "{}"), None)
+        .await
+        .unwrap();
+    let names = |page: Vec<IamEntityRecord>| page.into_iter().map(|e| e.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            store
+                .iam_entities(ACCOUNT, IamKind::Group, None, 10)
+                .await
+                .unwrap()
+        ),
+        ["alice", "Bob", "carol", "dave"]
+    );
+    assert_eq!(
+        names(
+            store
+                .iam_entities(ACCOUNT, IamKind::Group, Some("bob"), 2)
+                .await
+                .unwrap()
+        ),
+        ["carol", "dave"]
+    );
+}
+
+pub async fn access_keys_are_listed_updated_and_deleted<S: Store>(store: &S) {
+    for (i, user) in ["Alice", "alice", "bob"].iter().enumerate() {
+        let key = AccessKeyRecord {
+            access_key_id: format!("AKIAEXAMPLE00000000{i}"),
+            account_id: ACCOUNT.into(),
+            user_name: (*user).into(),
+            sealed_secret_access_key: vec![i as u8],
+            status: AccessKeyStatus::Active,
+            created_at: i as i64,
+        };
+        store.insert_access_key(key).await.unwrap();
+    }
+    let alice = store.access_keys_of_user(ACCOUNT, "ALICE").await.unwrap();
+    assert_eq!(alice.len(), 2, "user names compare ignoring case");
+    let before = store.iam_generation().await.unwrap();
+    assert!(
+        store
+            .update_access_key_status("AKIAEXAMPLE000000000", AccessKeyStatus::Inactive)
+            .await
+            .unwrap()
+    );
+    assert!(store.iam_generation().await.unwrap() > before);
+    assert_eq!(
+        store
+            .access_key("AKIAEXAMPLE000000000")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AccessKeyStatus::Inactive
+    );
+    assert!(
+        !store
+            .update_access_key_status("AKIANOPE", AccessKeyStatus::Active)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_access_key("AKIAEXAMPLE000000001")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_access_key("AKIAEXAMPLE000000001")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .access_keys_of_user(ACCOUNT, "alice")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 pub async fn settings_keep_the_first_value<S: Store>(store: &S) {
     assert_eq!(
         store.setting_or_insert("k", vec![1]).await.unwrap(),
@@ -534,10 +801,15 @@ macro_rules! store_behaviour_suite {
             list_pages_in_every_order,
             list_filters_by_prefix_and_planned_deletion,
             paging_survives_concurrent_inserts,
+            prefixes_shared_by_many_secrets_page_correctly,
             due_deletions_are_found_in_date_order,
             key_encryption_keys_are_kept_and_rewrapped,
             access_keys_are_stored,
             settings_keep_the_first_value,
+            resource_policies_are_stored_verbatim,
+            iam_entities_are_unique_ignoring_case_and_swap_by_revision,
+            iam_entities_list_in_name_order,
+            access_keys_are_listed_updated_and_deleted,
             close_makes_later_calls_fail,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

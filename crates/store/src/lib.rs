@@ -140,6 +140,66 @@ pub trait Store: Send + Sync + 'static {
         key: AccessKeyRecord,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 
+    /// Changes an access key's status; false when the key does not exist.
+    fn update_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Removes an access key; false when it did not exist.
+    fn delete_access_key(
+        &self,
+        access_key_id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// The access keys of one IAM user (name compared ignoring case), oldest first.
+    fn access_keys_of_user(
+        &self,
+        account_id: &str,
+        user_name: &str,
+    ) -> impl Future<Output = StoreResult<Vec<AccessKeyRecord>>> + Send;
+
+    /// One IAM entity by name, ignoring case.
+    fn iam_entity(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<Option<IamEntityRecord>>> + Send;
+
+    /// IAM entities of one kind in name order (ignoring case), after `after` if given.
+    fn iam_entities(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<IamEntityRecord>>> + Send;
+
+    /// Creates the entity when `expected_revision` is `None` ([`StoreError::NameTaken`] if
+    /// the name is in use), otherwise replaces it if its revision is still the expected one
+    /// ([`StoreError::Conflict`] / [`StoreError::NotFound`]). The stored revision becomes
+    /// `entity.revision`.
+    fn put_iam_entity(
+        &self,
+        entity: IamEntityRecord,
+        expected_revision: Option<i64>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Removes an entity if it is still at `expected_revision`; false otherwise.
+    fn delete_iam_entity(
+        &self,
+        account_id: &str,
+        kind: IamKind,
+        name: &str,
+        expected_revision: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// A number that grows with every change to IAM entities or access keys, so that
+    /// caches of principals and compiled policies can tell that they are stale.
+    fn iam_generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+
     /// A small named value the server keeps for itself (e.g. the pagination token key,
     /// wrapped). Returns the stored value, inserting `value` first if the name was free, so
     /// that concurrent first starts agree on one value.

@@ -23,6 +23,8 @@ pub struct SecretRecord {
     pub deletion_date: Option<i64>,
     /// `None` = never tagged (AWS omits `Tags`); `Some(vec![])` = tags were all removed.
     pub tags: Option<Vec<Tag>>,
+    /// The secret's resource policy, exactly as it was put.
+    pub resource_policy: Option<String>,
     /// Staging label -> the one version holding it. A map makes "a label is attached to at
     /// most one version" true by construction.
     pub stages: BTreeMap<String, String>,
@@ -146,4 +148,40 @@ pub struct AccessKeyRecord {
     pub sealed_secret_access_key: Vec<u8>,
     pub status: AccessKeyStatus,
     pub created_at: i64,
+}
+
+/// The kinds of IAM entity an account holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IamKind {
+    User,
+    Group,
+    Role,
+    /// A customer managed policy.
+    Policy,
+}
+
+impl IamKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IamKind::User => "user",
+            IamKind::Group => "group",
+            IamKind::Role => "role",
+            IamKind::Policy => "policy",
+        }
+    }
+}
+
+/// An IAM entity. Its attributes are a document owned by the domain (the store keeps them
+/// opaque); names are unique per account and kind **ignoring case**, as in IAM, while the
+/// name keeps the case it was created with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IamEntityRecord {
+    pub account_id: String,
+    pub kind: IamKind,
+    pub name: String,
+    /// JSON document of the entity's attributes, written and read by the domain.
+    pub document: String,
+    pub created_at: i64,
+    /// Compare-and-swap counter, as for secrets.
+    pub revision: i64,
 }

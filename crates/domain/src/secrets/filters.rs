@@ -225,6 +225,7 @@ mod tests {
             last_changed_at: 0,
             last_accessed_day: None,
             deletion_date: None,
+            resource_policy: None,
             tags: (!tags.is_empty()).then(|| {
                 tags.iter()
                     .map(|(k, v)| Tag {

@@ -454,6 +454,7 @@ impl<S: Store> SecretsService<S> {
                 last_accessed_day: None,
                 deletion_date: None,
                 tags: tags.clone(),
+                resource_policy: None,
                 stages: Default::default(),
                 revision: 1,
             };
