@@ -3,7 +3,9 @@
 //! The generated service models (`crate::secretsmanager::model`) are built from these pieces:
 //! wrapper types for the JSON encodings that serde has no native form for (base64 blobs, epoch-second
 //! timestamps, secret strings), the [`Validate`] trait with its [`ValidationErrors`] collector, and the
-//! [`decode`] / [`encode`] entry points used by the HTTP layer.
+//! [`decode`] / [`encode`] entry points used by the HTTP layer. The Query-protocol models
+//! (`crate::iam::model`, `crate::sts::model`) share the value types and the validation; only their
+//! encodings live elsewhere (`crate::query`).
 //!
 //! Secret hygiene: secret values live in [`SensitiveString`] / [`SensitiveBlob`], which zeroize on drop
 //! and print `[REDACTED]`. Error messages produced here never contain request content. What this module
@@ -864,11 +866,12 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     std::mem::take(&mut writer.0)
 }
 
-/// A `Vec<u8>` writer that zeroizes the old allocation whenever it has to grow.
-struct ZeroizingWriter(Vec<u8>);
+/// A `Vec<u8>` writer that zeroizes the old allocation whenever it has to grow (also used for the
+/// Query protocol's XML responses, which can carry secret access keys).
+pub(crate) struct ZeroizingWriter(pub(crate) Vec<u8>);
 
-impl io::Write for ZeroizingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl ZeroizingWriter {
+    pub(crate) fn extend_from_slice(&mut self, buf: &[u8]) {
         let needed = self.0.len().saturating_add(buf.len());
         if needed > self.0.capacity() {
             let mut grown = Vec::with_capacity(needed.max(self.0.capacity().saturating_mul(2)));
@@ -878,6 +881,12 @@ impl io::Write for ZeroizingWriter {
             self.0 = grown;
         }
         self.0.extend_from_slice(buf);
+    }
+}
+
+impl io::Write for ZeroizingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.extend_from_slice(buf);
         Ok(buf.len())
     }
 

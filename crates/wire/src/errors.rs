@@ -59,6 +59,15 @@ impl AwsError {
         )
     }
 
+    /// The request body could not be read (malformed chunked encoding, a dropped
+    /// connection).
+    pub fn unreadable_body() -> AwsError {
+        AwsError::framework(
+            "SerializationException",
+            "The request body could not be read.",
+        )
+    }
+
     /// An unexpected failure; the cause goes to the log, never to the client.
     pub fn internal() -> AwsError {
         AwsError {
