@@ -157,7 +157,10 @@ async fn api(
 
     let (response, operation, outcome) = serve(&state, &request_id, parts, body, &target).await;
     let status = response.status().as_u16();
-    tracing::info!(
+    // One line per request is debug-level: at production rates an info line per request
+    // costs more CPU than the request itself, and the audit trail records every call.
+    // Server faults are logged at error level where they happen.
+    tracing::debug!(
         request_id,
         operation,
         status,
@@ -200,7 +203,7 @@ async fn serve(
         }
         Err(BodyError::Read(cause)) => {
             tracing::debug!(request_id, cause, "could not read the request body");
-            return fail(AwsError::body_too_large(MAX_BODY_BYTES), operation_name);
+            return fail(AwsError::unreadable_body(), operation_name);
         }
     };
 
