@@ -6,6 +6,7 @@ mod client;
 mod load;
 mod report;
 mod server;
+mod sigv4;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,8 +96,8 @@ struct Args {
     )]
     scenarios: Vec<Scenario>,
 
-    /// The server's --log filter (e.g. `warn`). Unset: the server's default (`info`, one
-    /// line per API request on stderr, which this tool drains).
+    /// The server's --log filter (e.g. `debug` for one line per API request, which this tool
+    /// drains from stderr). Unset: the server's default (`info`: start-up, shutdown, faults).
     #[arg(long, value_name = "FILTER")]
     server_log: Option<String>,
 
@@ -319,6 +320,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         ACCESS_KEY_ID,
         SECRET_ACCESS_KEY,
     ));
+    api.check_signer()?;
 
     // 2. Seeding.
     step(&format!(
@@ -546,7 +548,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             server_log: args
                 .server_log
                 .clone()
-                .unwrap_or_else(|| "server default (info: one line per API request)".into()),
+                .unwrap_or_else(|| "server default (info: start-up, shutdown and faults; per-request lines are debug)".into()),
             connections: args.connections,
             write_connections: args.write_connections,
             puts_per_secret: args.puts_per_secret,
@@ -558,7 +560,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             list_calls: config.list_calls,
             restarts: config.restarts,
             quick: args.quick,
-            signing: "SigV4 (aws-sigv4), computed per request, signing key derived per request"
+            signing: "SigV4, computed per request (lean signer checked against aws-sigv4 at start; signing key derived once per date)"
                 .into(),
         },
         startup,

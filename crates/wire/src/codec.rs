@@ -858,7 +858,9 @@ impl Drop for MessagePrefix {
 /// If `T`'s `Serialize` impl reports an error. The generated response types cannot (all map keys
 /// are strings and every value type serializes infallibly).
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut writer = ZeroizingWriter(Vec::with_capacity(256));
+    // Large enough for a typical GetSecretValue answer, so the common case never regrows (each
+    // regrowth copies and wipes the buffer).
+    let mut writer = ZeroizingWriter(Vec::with_capacity(1024));
     if let Err(err) = serde_json::to_writer(&mut writer, value) {
         writer.0.zeroize();
         panic!("response serialization failed: {err}");
