@@ -207,8 +207,11 @@ def stop_and_check(server: CofferServer) -> None:
 
 @pytest.fixture(scope="session")
 def coffer(tmp_path_factory) -> CofferServer:
-    """The session's server: endpoint, credentials, region, account and its captured log."""
-    server = start_server(tmp_path_factory.mktemp("coffer"))
+    """The session's server: endpoint, credentials, region, account and its captured log.
+
+    It logs at `debug` (one line per request) so that the leak checks read the most verbose log
+    an operator would run with."""
+    server = start_server(tmp_path_factory.mktemp("coffer"), extra_args=("--log", "debug"))
     yield server
     stop_and_check(server)
 
