@@ -71,6 +71,7 @@ impl CredentialLookup for Keys {
     async fn lookup(
         &self,
         access_key_id: &str,
+        _session_token: Option<&[u8]>,
     ) -> Result<Option<Credential<&'static str>>, LookupError> {
         Ok(self.0.get(access_key_id).cloned())
     }

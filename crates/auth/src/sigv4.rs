@@ -224,10 +224,13 @@ pub trait CredentialLookup: Send + Sync {
     /// The caller's principal type, handed back in [`Verified`].
     type Principal: Clone + Send + Sync + 'static;
 
-    /// Resolve `access_key_id`. `Ok(None)` = unknown / inactive / deleted key.
+    /// Resolve `access_key_id`. `Ok(None)` = unknown / inactive / deleted key. `session_token` is the presented
+    /// `X-Amz-Security-Token`, if any: temporary credentials may be self-contained in it (the verifier still
+    /// compares it with the returned credential's token in constant time).
     fn lookup(
         &self,
         access_key_id: &str,
+        session_token: Option<&[u8]>,
     ) -> impl Future<Output = Result<Option<Credential<Self::Principal>>, LookupError>> + Send;
 }
 
@@ -527,7 +530,10 @@ impl SigV4Verifier {
 
         // 4. Access key and session token.
         let credential = lookup
-            .lookup(scope.access_key_id)
+            .lookup(
+                scope.access_key_id,
+                params.session_token.as_ref().map(SessionToken::as_bytes),
+            )
             .await
             .map_err(|e| AuthError::Internal(format!("credential lookup failed: {e}")))?
             .ok_or(AuthError::UnrecognizedClient)?;

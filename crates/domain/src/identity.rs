@@ -19,12 +19,33 @@ use crate::random::Randomness;
 /// The administrator's IAM user name.
 pub const ADMIN_USER_NAME: &str = "admin";
 
-/// Who made a request.
+/// Who made a request: what SigV4 verification established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub account_id: String,
+    /// The IAM user's name; for a role session, the role's name.
     pub user_name: String,
+    /// The user's ARN, or the session's `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
     pub arn: String,
+    pub kind: PrincipalKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// An IAM user with a long-term access key (the administrator is one).
+    User,
+    /// Temporary credentials from STS AssumeRole.
+    AssumedRole {
+        /// `arn:aws:iam::<account>:role/<path><name>`.
+        role_arn: String,
+        /// `aws:userid` of the session: `<role id>:<session name>`.
+        user_id: String,
+        session_name: String,
+        /// The inline session policy passed to AssumeRole, if any.
+        session_policy: Option<String>,
+        /// The session's tags and the role's, as `aws:PrincipalTag/*`.
+        tags: Vec<(String, String)>,
+    },
 }
 
 impl Principal {
@@ -33,6 +54,7 @@ impl Principal {
             account_id: account_id.to_owned(),
             user_name: user_name.to_owned(),
             arn: format!("arn:{partition}:iam::{account_id}:user/{user_name}"),
+            kind: PrincipalKind::User,
         }
     }
 }
@@ -196,6 +218,7 @@ impl<S: Store> CredentialLookup for CredentialStore<S> {
     async fn lookup(
         &self,
         access_key_id: &str,
+        _session_token: Option<&[u8]>,
     ) -> Result<Option<Credential<Arc<Principal>>>, LookupError> {
         if let Some(hit) = self.cache.get(access_key_id) {
             return Ok(Some(hit));

@@ -44,6 +44,7 @@ async fn harness() -> Harness {
         caller: Caller {
             account_id: "111122223333".into(),
             region: "us-east-1".into(),
+            actor: Actor::System,
         },
         _dir: dir,
     }

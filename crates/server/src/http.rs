@@ -18,7 +18,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
 use coffer_domain::identity::{CredentialStore, Principal};
-use coffer_domain::secrets::{Caller, SecretsService};
+use coffer_domain::secrets::{Actor, Caller, SecretsService};
 use coffer_domain::{Clock, SecretsError};
 use coffer_store_embedded::EmbeddedStore;
 use coffer_wire::errors::AwsError;
@@ -155,7 +155,7 @@ async fn api(
         .unwrap_or("")
         .to_owned();
 
-    let (response, operation, outcome) = serve(&state, &request_id, parts, body, &target).await;
+    let (response, operation, outcome) = serve(&state, &request_id, parts, body, &target, peer.ip()).await;
     let status = response.status().as_u16();
     // One line per request is debug-level: at production rates an info line per request
     // costs more CPU than the request itself, and the audit trail records every call.
@@ -178,6 +178,7 @@ async fn serve(
     parts: axum::http::request::Parts,
     body: Body,
     target: &str,
+    peer_ip: std::net::IpAddr,
 ) -> (Response<Body>, String, String) {
     let fail = |error: AwsError, operation: &str| {
         let outcome = error.error_type.to_owned();
@@ -229,10 +230,14 @@ async fn serve(
             return fail(AwsError::from(&error), operation_name);
         }
     };
-    let principal: &Principal = &verified.principal;
+    let principal: &Arc<Principal> = &verified.principal;
     let caller = Caller {
         account_id: principal.account_id.clone(),
         region: verified.region.clone(),
+        actor: Actor::Principal {
+            principal: Arc::clone(principal),
+            source_ip: Some(peer_ip),
+        },
     };
 
     match secretsmanager::handle(state, request_id, &caller, operation_name, &body).await {

@@ -2,12 +2,15 @@
 //! The wire layer decodes requests into these and renders these into responses.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use coffer_store::Tag;
 use zeroize::Zeroizing;
 
 use crate::clock::Millis;
 use crate::error::SecretsError;
+use crate::identity::Principal;
 use crate::secrets::filters::FilterInput;
 use crate::secrets::tags::TagInput;
 use crate::value::SecretValue;
@@ -18,6 +21,21 @@ use crate::value::SecretValue;
 pub struct Caller {
     pub account_id: String,
     pub region: String,
+    pub actor: Actor,
+}
+
+/// On whose authority an operation runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// An authenticated API caller: every operation is authorised against IAM policies.
+    Principal {
+        principal: Arc<Principal>,
+        /// `aws:SourceIp`.
+        source_ip: Option<IpAddr>,
+    },
+    /// Coffer itself (background jobs) and the domain's own tests: not subject to policies.
+    /// The server never builds it from a request.
+    System,
 }
 
 #[derive(Debug, Default)]
