@@ -199,7 +199,11 @@ struct SuiteKeys {
 impl CredentialLookup for SuiteKeys {
     type Principal = ();
 
-    async fn lookup(&self, access_key_id: &str, _session_token: Option<&[u8]>) -> Result<Option<Credential<()>>, LookupError> {
+    async fn lookup(
+        &self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Result<Option<Credential<()>>, LookupError> {
         Ok((access_key_id == AKID).then(|| Credential {
             principal: (),
             secret_access_key: SecretAccessKey::new(SECRET),

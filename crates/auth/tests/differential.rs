@@ -69,7 +69,11 @@ struct Keys;
 impl CredentialLookup for Keys {
     type Principal = ();
 
-    async fn lookup(&self, access_key_id: &str, _session_token: Option<&[u8]>) -> Result<Option<Credential<()>>, LookupError> {
+    async fn lookup(
+        &self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Result<Option<Credential<()>>, LookupError> {
         let credential = |secret: &str, token: Option<&str>| Credential {
             principal: (),
             secret_access_key: SecretAccessKey::new(secret),

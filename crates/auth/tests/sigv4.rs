@@ -131,7 +131,11 @@ impl Keys {
 impl CredentialLookup for Keys {
     type Principal = String;
 
-    async fn lookup(&self, access_key_id: &str, _session_token: Option<&[u8]>) -> Result<Option<Credential<String>>, LookupError> {
+    async fn lookup(
+        &self,
+        access_key_id: &str,
+        _session_token: Option<&[u8]>,
+    ) -> Result<Option<Credential<String>>, LookupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.fail {
             return Err(LookupError::new("store unavailable"));
