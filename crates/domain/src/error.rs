@@ -27,6 +27,18 @@ pub enum SecretsError {
     MissingClientRequestToken,
     #[error("You must provide either SecretString or SecretBinary.")]
     MissingSecretValue,
+    // AccessDeniedException: the message is built by the authoriser (spec §1.7).
+    #[error("{0}")]
+    AccessDenied(String),
+
+    // MalformedPolicyDocumentException: the policy parser's message.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+
+    // PublicPolicyException
+    #[error("This resource policy contains a statement that grants public access to the secret.")]
+    PublicPolicy,
+
     /// An operation whose issue has not landed yet (rotation, resource policies, replication).
     #[error("{0} is not supported by this Coffer server yet.")]
     NotSupported(&'static str),

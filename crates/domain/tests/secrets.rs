@@ -1278,11 +1278,15 @@ async fn random_passwords_follow_the_rules() {
     let h = harness().await;
     let p = h
         .service
-        .get_random_password(&PasswordRules {
-            length: Some(20),
-            include_space: true,
-            ..Default::default()
-        })
+        .get_random_password(
+            &h.caller,
+            &PasswordRules {
+                length: Some(20),
+                include_space: true,
+                ..Default::default()
+            },
+        )
+        .await
         .unwrap();
     assert_eq!(p.chars().count(), 20);
 }

@@ -124,7 +124,8 @@ pub async fn handle(
         }
         Request::GetRandomPassword(r) => {
             let password = service
-                .get_random_password(&convert::get_random_password(r))
+                .get_random_password(caller, &convert::get_random_password(r))
+                .await
                 .map_err(fail)?;
             encode(&convert::get_random_password_response(password))
         }
@@ -139,16 +140,41 @@ pub async fn handle(
             return Err(unsupported(r.secret_id.as_deref(), "CancelRotateSecret").await);
         }
         Request::PutResourcePolicy(r) => {
-            return Err(unsupported(r.secret_id.as_deref(), "PutResourcePolicy").await);
+            let out = service
+                .put_resource_policy(
+                    caller,
+                    r.secret_id.as_deref().unwrap_or_default(),
+                    r.resource_policy.unwrap_or_default(),
+                    r.block_public_policy,
+                )
+                .await
+                .map_err(fail)?;
+            encode(&convert::put_resource_policy_response(out))
         }
         Request::GetResourcePolicy(r) => {
-            return Err(unsupported(r.secret_id.as_deref(), "GetResourcePolicy").await);
+            let out = service
+                .get_resource_policy(caller, r.secret_id.as_deref().unwrap_or_default())
+                .await
+                .map_err(fail)?;
+            encode(&convert::get_resource_policy_response(out))
         }
         Request::DeleteResourcePolicy(r) => {
-            return Err(unsupported(r.secret_id.as_deref(), "DeleteResourcePolicy").await);
+            let out = service
+                .delete_resource_policy(caller, r.secret_id.as_deref().unwrap_or_default())
+                .await
+                .map_err(fail)?;
+            encode(&convert::delete_resource_policy_response(out))
         }
         Request::ValidateResourcePolicy(r) => {
-            return Err(unsupported(r.secret_id.as_deref(), "ValidateResourcePolicy").await);
+            let findings = service
+                .validate_resource_policy(
+                    caller,
+                    r.secret_id.as_deref(),
+                    r.resource_policy.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(fail)?;
+            encode(&convert::validate_resource_policy_response(findings))
         }
         Request::ReplicateSecretToRegions(r) => {
             return Err(unsupported(r.secret_id.as_deref(), "ReplicateSecretToRegions").await);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use coffer_auth::SigV4Verifier;
+use coffer_domain::authz::{AdministratorOnly, Authorizer};
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
 use coffer_domain::{Clock, Randomness, SystemClock};
@@ -49,17 +50,23 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let started = setup::start(&config, clock.as_ref(), &randomness).await?;
     let store = started.store.clone();
 
-    let service = Arc::new(SecretsService::new(
-        store.clone(),
-        started.keyring.clone(),
-        started.tokens,
-        clock.clone(),
-        randomness,
-        ServiceConfig {
-            partition: config.partition.clone(),
-            ..ServiceConfig::default()
-        },
-    ));
+    let service = Arc::new(
+        SecretsService::new(
+            store.clone(),
+            started.keyring.clone(),
+            started.tokens,
+            clock.clone(),
+            randomness,
+            ServiceConfig {
+                partition: config.partition.clone(),
+                ..ServiceConfig::default()
+            },
+        )
+        .with_authorizer(Arc::new(Authorizer::new(
+            Arc::new(AdministratorOnly),
+            clock.clone(),
+        ))),
+    );
     let state = Arc::new(AppState {
         service: service.clone(),
         credentials: CredentialStore::new(

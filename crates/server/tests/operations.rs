@@ -17,7 +17,6 @@ use aws_sdk_secretsmanager::operation::RequestId;
 use aws_sdk_secretsmanager::operation::batch_get_secret_value::BatchGetSecretValueError;
 use aws_sdk_secretsmanager::operation::cancel_rotate_secret::CancelRotateSecretError;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
-use aws_sdk_secretsmanager::operation::delete_resource_policy::DeleteResourcePolicyError;
 use aws_sdk_secretsmanager::operation::delete_secret::DeleteSecretError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 use aws_sdk_secretsmanager::operation::get_random_password::GetRandomPasswordError;
@@ -38,7 +37,6 @@ use aws_sdk_secretsmanager::operation::tag_resource::TagResourceError;
 use aws_sdk_secretsmanager::operation::untag_resource::UntagResourceError;
 use aws_sdk_secretsmanager::operation::update_secret::UpdateSecretError;
 use aws_sdk_secretsmanager::operation::update_secret_version_stage::UpdateSecretVersionStageError;
-use aws_sdk_secretsmanager::operation::validate_resource_policy::ValidateResourcePolicyError;
 use aws_sdk_secretsmanager::primitives::{Blob, DateTime};
 use aws_sdk_secretsmanager::types::{
     Filter, FilterNameStringType, ReplicaRegionType, SortByType, SortOrderType, Tag,
@@ -3004,6 +3002,136 @@ async fn get_random_password_rules_and_errors() {
     );
 }
 
+// ----- resource policies (spec §3.17-§3.20) ------------------------------------------------------
+
+#[tokio::test]
+async fn resource_policies_are_put_read_validated_and_deleted() {
+    let (_server, client) = start().await;
+    let arn = create(&client, "guarded", "v1", "x").await;
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+
+    let empty = client
+        .get_resource_policy()
+        .secret_id("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.resource_policy(), None, "no policy is not an error");
+
+    let put = client
+        .put_resource_policy()
+        .secret_id("guarded")
+        .resource_policy(narrow)
+        .block_public_policy(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.arn(), Some(arn.as_str()));
+    assert_eq!(put.name(), Some("guarded"));
+    let got = client
+        .get_resource_policy()
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.resource_policy(), Some(narrow), "returned verbatim");
+
+    let e = fails!(
+        client
+            .put_resource_policy()
+            .secret_id("guarded")
+            .resource_policy(public)
+            .block_public_policy(true)
+    );
+    assert!(
+        matches!(e, PutResourcePolicyError::PublicPolicyException(_)),
+        "{e:?}"
+    );
+    let e = fails!(
+        client
+            .put_resource_policy()
+            .secret_id("guarded")
+            .resource_policy("{\"Statement\": 1")
+    );
+    assert!(
+        matches!(
+            e,
+            PutResourcePolicyError::MalformedPolicyDocumentException(_)
+        ),
+        "{e:?}"
+    );
+    let still = client
+        .get_resource_policy()
+        .secret_id("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still.resource_policy(),
+        Some(narrow),
+        "refused policies change nothing"
+    );
+
+    let validated = client
+        .validate_resource_policy()
+        .resource_policy(public)
+        .send()
+        .await
+        .unwrap();
+    assert!(!validated.policy_validation_passed());
+    assert!(!validated.validation_errors().is_empty());
+    let validated = client
+        .validate_resource_policy()
+        .secret_id("guarded")
+        .resource_policy(narrow)
+        .send()
+        .await
+        .unwrap();
+    assert!(validated.policy_validation_passed());
+    assert!(validated.validation_errors().is_empty());
+
+    // The administrator is bound by an explicit deny in the secret's policy too.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#;
+    client
+        .put_resource_policy()
+        .secret_id("guarded")
+        .resource_policy(deny)
+        .send()
+        .await
+        .unwrap();
+    let e = fails!(client.get_secret_value().secret_id("guarded"));
+    check_error(
+        &e,
+        "AccessDeniedException",
+        "User: arn:aws:iam::111122223333:user/admin is not authorized to perform: secretsmanager:GetSecretValue on resource: guarded with an explicit deny in a resource-based policy",
+    );
+
+    client
+        .delete_resource_policy()
+        .secret_id("guarded")
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_resource_policy()
+        .secret_id("guarded")
+        .send()
+        .await
+        .unwrap();
+    client
+        .get_secret_value()
+        .secret_id("guarded")
+        .send()
+        .await
+        .unwrap();
+    let e = fails!(client.get_resource_policy().secret_id("missing"));
+    assert!(
+        matches!(e, GetResourcePolicyError::ResourceNotFoundException(_)),
+        "{e:?}"
+    );
+}
+
 // ----- operations that are not implemented yet ---------------------------------------------------
 
 #[tokio::test]
@@ -3052,56 +3180,6 @@ async fn not_yet_implemented_operations_answer_with_aws_errors() {
         check_error(&e, code, &message("CancelRotateSecret"));
         let e = fails!(
             client
-                .put_resource_policy()
-                .secret_id(id)
-                .resource_policy(policy)
-        );
-        assert!(
-            matches!(
-                e,
-                PutResourcePolicyError::ResourceNotFoundException(_)
-                    | PutResourcePolicyError::InvalidRequestException(_)
-            ),
-            "{e:?}"
-        );
-        check_error(&e, code, &message("PutResourcePolicy"));
-        let e = fails!(client.get_resource_policy().secret_id(id));
-        assert!(
-            matches!(
-                e,
-                GetResourcePolicyError::ResourceNotFoundException(_)
-                    | GetResourcePolicyError::InvalidRequestException(_)
-            ),
-            "{e:?}"
-        );
-        check_error(&e, code, &message("GetResourcePolicy"));
-        let e = fails!(client.delete_resource_policy().secret_id(id));
-        assert!(
-            matches!(
-                e,
-                DeleteResourcePolicyError::ResourceNotFoundException(_)
-                    | DeleteResourcePolicyError::InvalidRequestException(_)
-            ),
-            "{e:?}"
-        );
-        check_error(&e, code, &message("DeleteResourcePolicy"));
-        let e = fails!(
-            client
-                .validate_resource_policy()
-                .secret_id(id)
-                .resource_policy(policy)
-        );
-        assert!(
-            matches!(
-                e,
-                ValidateResourcePolicyError::ResourceNotFoundException(_)
-                    | ValidateResourcePolicyError::InvalidRequestException(_)
-            ),
-            "{e:?}"
-        );
-        check_error(&e, code, &message("ValidateResourcePolicy"));
-        let e = fails!(
-            client
                 .replicate_secret_to_regions()
                 .secret_id(id)
                 .add_replica_regions(ReplicaRegionType::builder().region("eu-west-1").build())
@@ -3142,13 +3220,6 @@ async fn not_yet_implemented_operations_answer_with_aws_errors() {
         check_error(&e, code, &message("StopReplicationToReplica"));
     }
 
-    // ValidateResourcePolicy needs no SecretId.
-    assert_error!(
-        client.validate_resource_policy().resource_policy(policy),
-        ValidateResourcePolicyError::InvalidRequestException(_),
-        "InvalidRequestException",
-        &not_supported("ValidateResourcePolicy"),
-    );
     // An invalid name is still a validation error.
     assert_unmodeled_error!(
         client

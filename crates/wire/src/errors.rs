@@ -154,6 +154,9 @@ impl From<&SecretsError> for AwsError {
             | NotSupported(_) => "InvalidRequestException",
             SecretAlreadyExists(_) | ClientRequestTokenInUse { .. } => "ResourceExistsException",
             InvalidName => return AwsError::framework("ValidationException", e.to_string()),
+            AccessDenied(_) => return AwsError::framework("AccessDeniedException", e.to_string()),
+            MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
+            PublicPolicy => "PublicPolicyException",
             MissingClientRequestTokenParameter
             | BothSecretValues
             | RemoveFromVersionIdRequired { .. }

@@ -5,8 +5,12 @@
 //! of `labels`, `tags` and `filters`, then compare-and-swap it into the store; a conflict
 //! means another writer won, so reload and recompute. Reads come from the cache.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use coffer_auth::policy::{
+    Policy, PolicyKind, RequestContext, ValidationFinding, validate_resource_policy,
+};
 use coffer_crypto::{EncryptionContext, Keyring, TokenSigner};
 use coffer_store::{
     ListCursor, ListQuery, SecretAggregate, SecretChange, SecretRecord, SortBy, SortValue, Store,
@@ -14,6 +18,7 @@ use coffer_store::{
 };
 use zeroize::Zeroizing;
 
+use crate::authz::{Authorizer, Resource};
 use crate::clock::{Clock, Millis, start_of_day};
 use crate::error::{SecretsError, SecretsResult, window_millis};
 use crate::random::Randomness;
@@ -68,6 +73,47 @@ pub struct SecretsService<S: Store> {
     randomness: Randomness,
     cache: SecretCache,
     partition: String,
+    /// Decides for [`Actor::Principal`] callers; without one, they are refused.
+    authorizer: Option<Arc<Authorizer>>,
+}
+
+/// The request's own condition keys, added to the context an operation is authorised with.
+/// Values must be owned: the context borrows only what the service itself holds.
+type ExtraKeys<'f> = &'f (dyn Fn(RequestContext<'_>) -> RequestContext<'_> + Send + Sync);
+
+/// What an operation asks permission for.
+#[derive(Clone, Copy)]
+struct Access<'f> {
+    /// The IAM action, e.g. `secretsmanager:GetSecretValue`.
+    action: &'static str,
+    keys: ExtraKeys<'f>,
+}
+
+fn no_keys(context: RequestContext<'_>) -> RequestContext<'_> {
+    context
+}
+
+/// Gives a closure the signature [`ExtraKeys`] needs (for every context lifetime).
+fn extra_keys<F>(keys: F) -> F
+where
+    F: for<'c> Fn(RequestContext<'c>) -> RequestContext<'c> + Send + Sync,
+{
+    keys
+}
+
+impl Access<'static> {
+    fn to(action: &'static str) -> Access<'static> {
+        Access {
+            action,
+            keys: &no_keys,
+        }
+    }
+}
+
+impl<'f> Access<'f> {
+    fn with(action: &'static str, keys: ExtraKeys<'f>) -> Access<'f> {
+        Access { action, keys }
+    }
 }
 
 /// The outcome of computing a write: nothing to do, or a change to commit.
@@ -93,6 +139,125 @@ impl<S: Store> SecretsService<S> {
             randomness,
             cache: SecretCache::new(config.cache_secrets, config.cache_value_bytes),
             partition: config.partition,
+            authorizer: None,
+        }
+    }
+
+    /// Authorises every [`Actor::Principal`] call with `authorizer`.
+    pub fn with_authorizer(mut self, authorizer: Arc<Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
+    }
+
+    // ----- authorisation (companion spec §8) ----------------------------------------------
+
+    /// Asks the authoriser whether the caller may perform `access` on `resource`.
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        access: &Access<'_>,
+        resource: Resource<'_>,
+        resource_tags: Option<&[coffer_store::Tag]>,
+    ) -> SecretsResult<()> {
+        let Actor::Principal {
+            principal,
+            source_ip,
+        } = &caller.actor
+        else {
+            return Ok(());
+        };
+        let Some(authorizer) = &self.authorizer else {
+            return Err(SecretsError::Internal {
+                cause: "no authorizer is configured for API callers".into(),
+            });
+        };
+        let now = jiff::Timestamp::from_millisecond(self.clock.now())
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let mut context = RequestContext::new(access.action, resource.arn, now)
+            .with_string("aws:RequestedRegion", caller.region.as_str());
+        if resource.arn != "*" {
+            context = context.with_string("secretsmanager:SecretId", resource.arn);
+        }
+        if let Some(tags) = resource_tags {
+            context =
+                context.with_resource_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
+        }
+        let context = (access.keys)(context);
+        match authorizer
+            .authorize(principal, *source_ip, context, &resource)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(denied)) => Err(SecretsError::AccessDenied(denied.message)),
+            Err(failure) => Err(SecretsError::Internal {
+                cause: failure.to_string(),
+            }),
+        }
+    }
+
+    /// Authorises an action that names no resource (`ListSecrets`, `GetRandomPassword`,
+    /// `BatchGetSecretValue`).
+    async fn authorize_unscoped(&self, caller: &Caller, access: &Access<'_>) -> SecretsResult<()> {
+        let resource = Resource {
+            arn: "*",
+            named_as: None,
+            account: &caller.account_id,
+            policy: None,
+        };
+        self.authorize(caller, access, resource, None).await
+    }
+
+    /// The ARN a policy sees for a secret that does not exist (yet): the ARN as sent, or
+    /// this account's and region's ARN with the name and no random suffix.
+    fn implied_arn<'a>(&self, caller: &Caller, secret_id: &'a str) -> Cow<'a, str> {
+        if secret_id.starts_with("arn:") {
+            Cow::Borrowed(secret_id)
+        } else {
+            Cow::Owned(format!(
+                "arn:{}:secretsmanager:{}:{}:secret:{secret_id}",
+                self.partition, caller.region, caller.account_id
+            ))
+        }
+    }
+
+    /// Resolves `secret_id` and authorises `access` on it. A secret that cannot be found is
+    /// authorised against the ARN its name implies, so that callers without permission
+    /// learn nothing about what exists (AWS answers them AccessDenied, not not-found).
+    async fn resolve(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        fresh: bool,
+        access: &Access<'_>,
+    ) -> SecretsResult<Arc<SecretAggregate>> {
+        match self.find(caller, secret_id, fresh).await {
+            Ok(found) => {
+                let secret = &found.secret;
+                let resource = Resource {
+                    arn: &secret.arn,
+                    named_as: Some(secret_id),
+                    account: &secret.account_id,
+                    policy: secret
+                        .resource_policy
+                        .as_deref()
+                        .map(|text| (secret.arn.as_str(), text)),
+                };
+                self.authorize(caller, access, resource, secret.tags.as_deref())
+                    .await?;
+                Ok(found)
+            }
+            Err(SecretsError::SecretNotFound) => {
+                let arn = self.implied_arn(caller, secret_id);
+                let resource = Resource {
+                    arn: &arn,
+                    named_as: Some(secret_id),
+                    account: &caller.account_id,
+                    policy: None,
+                };
+                self.authorize(caller, access, resource, None).await?;
+                Err(SecretsError::SecretNotFound)
+            }
+            Err(other) => Err(other),
         }
     }
 
@@ -103,8 +268,8 @@ impl<S: Store> SecretsService<S> {
     // ----- resolution (spec §4.3) -------------------------------------------------------
 
     /// Finds the secret a `SecretId` names; `fresh` bypasses the cache (writers need the
-    /// latest revision).
-    async fn resolve(
+    /// latest revision). Authorises nothing: see [`Self::resolve`].
+    async fn find(
         &self,
         caller: &Caller,
         secret_id: &str,
@@ -187,10 +352,11 @@ impl<S: Store> SecretsService<S> {
         &self,
         caller: &Caller,
         secret_id: &str,
+        access: &Access<'_>,
         mut plan: impl FnMut(&SecretAggregate, Millis) -> SecretsResult<Plan<T>>,
     ) -> SecretsResult<T> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.resolve(caller, secret_id, true).await?;
+            let current = self.resolve(caller, secret_id, true, access).await?;
             match plan(&current, self.clock.now())? {
                 Plan::Unchanged(output) => return Ok(output),
                 Plan::Commit(change, output) => {
@@ -422,6 +588,54 @@ impl<S: Store> SecretsService<S> {
             _ => None,
         };
         let description = input.description.filter(|d| !d.is_empty());
+        {
+            let name = input.name.clone();
+            let kms_key_id = input.kms_key_id.clone();
+            let described = description.clone();
+            let request_tags = tags.clone().unwrap_or_default();
+            let keys = extra_keys(move |context| {
+                let mut context = context
+                    .with_string("secretsmanager:Name", name.clone())
+                    .with_request_tags(
+                        request_tags
+                            .iter()
+                            .map(|t| (t.key.clone(), t.value.clone())),
+                    )
+                    .with_strings("aws:TagKeys", request_tags.iter().map(|t| t.key.clone()));
+                if let Some(description) = &described {
+                    context =
+                        context.with_string("secretsmanager:Description", description.clone());
+                }
+                if let Some(kms_key_id) = &kms_key_id {
+                    context = context.with_string("secretsmanager:KmsKeyId", kms_key_id.clone());
+                }
+                context
+            });
+            let arn = self.implied_arn(caller, &input.name);
+            let resource = || Resource {
+                arn: &arn,
+                named_as: Some(&input.name),
+                account: &caller.account_id,
+                policy: None,
+            };
+            self.authorize(
+                caller,
+                &Access::with("secretsmanager:CreateSecret", &keys),
+                resource(),
+                None,
+            )
+            .await?;
+            // Tags on a new secret also need permission to tag (AWS).
+            if tags.is_some() {
+                self.authorize(
+                    caller,
+                    &Access::with("secretsmanager:TagResource", &keys),
+                    resource(),
+                    None,
+                )
+                .await?;
+            }
+        }
 
         for _ in 0..MAX_WRITE_ATTEMPTS {
             if let Some(existing) = self
@@ -530,7 +744,25 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         input: GetSecretValueInput,
     ) -> SecretsResult<SecretValueOutput> {
-        let aggregate = self.resolve(caller, &input.secret_id, false).await?;
+        let version_id = input.version_id.clone();
+        let version_stage = input.version_stage.clone();
+        let keys = extra_keys(move |mut context| {
+            if let Some(id) = &version_id {
+                context = context.with_string("secretsmanager:VersionId", id.clone());
+            }
+            if let Some(stage) = &version_stage {
+                context = context.with_string("secretsmanager:VersionStage", stage.clone());
+            }
+            context
+        });
+        let access = if input.version_id.is_none() && input.version_stage.is_none() {
+            Access::to("secretsmanager:GetSecretValue")
+        } else {
+            Access::with("secretsmanager:GetSecretValue", &keys)
+        };
+        let aggregate = self
+            .resolve(caller, &input.secret_id, false, &access)
+            .await?;
         if aggregate.secret.deletion_date.is_some() {
             return Err(SecretsError::MarkedForDeletion);
         }
@@ -618,8 +850,11 @@ impl<S: Store> SecretsService<S> {
                 .version_stages
                 .unwrap_or_else(|| vec![AWSCURRENT.to_owned()]),
         );
+        let access = Access::to("secretsmanager:PutSecretValue");
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.resolve(caller, &input.secret_id, true).await?;
+            let current = self
+                .resolve(caller, &input.secret_id, true, &access)
+                .await?;
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -661,8 +896,22 @@ impl<S: Store> SecretsService<S> {
             self.check_kms_key(caller, kms_key_id)?;
         }
         let current_label = [AWSCURRENT.to_owned()];
+        let described = input.description.clone();
+        let kms_key_id = input.kms_key_id.clone();
+        let keys = extra_keys(move |mut context| {
+            if let Some(description) = &described {
+                context = context.with_string("secretsmanager:Description", description.clone());
+            }
+            if let Some(kms_key_id) = &kms_key_id {
+                context = context.with_string("secretsmanager:KmsKeyId", kms_key_id.clone());
+            }
+            context
+        });
+        let access = Access::with("secretsmanager:UpdateSecret", &keys);
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.resolve(caller, &input.secret_id, true).await?;
+            let current = self
+                .resolve(caller, &input.secret_id, true, &access)
+                .await?;
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -699,7 +948,12 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         input: UpdateSecretVersionStageInput,
     ) -> SecretsResult<SecretIdentity> {
-        self.modify(caller, &input.secret_id, |current, now| {
+        let stage = input.version_stage.clone();
+        let keys = extra_keys(move |context| {
+            context.with_string("secretsmanager:VersionStage", stage.clone())
+        });
+        let access = Access::with("secretsmanager:UpdateSecretVersionStage", &keys);
+        self.modify(caller, &input.secret_id, &access, |current, now| {
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -742,7 +996,8 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         secret_id: &str,
     ) -> SecretsResult<SecretDescription> {
-        let aggregate = self.resolve(caller, secret_id, false).await?;
+        let access = Access::to("secretsmanager:DescribeSecret");
+        let aggregate = self.resolve(caller, secret_id, false, &access).await?;
         Ok(describe(&aggregate.secret))
     }
 
@@ -752,6 +1007,8 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         input: ListSecretsInput,
     ) -> SecretsResult<ListSecretsOutput> {
+        self.authorize_unscoped(caller, &Access::to("secretsmanager:ListSecrets"))
+            .await?;
         let filters = filters::parse_filters(input.filters.unwrap_or_default())?;
         let sort_by = match input.sort_by.as_deref() {
             Some("last-accessed-date") => SortBy::LastAccessedDate,
@@ -871,7 +1128,10 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         input: ListSecretVersionIdsInput,
     ) -> SecretsResult<ListSecretVersionIdsOutput> {
-        let aggregate = self.resolve(caller, &input.secret_id, false).await?;
+        let access = Access::to("secretsmanager:ListSecretVersionIds");
+        let aggregate = self
+            .resolve(caller, &input.secret_id, false, &access)
+            .await?;
         let secret = &aggregate.secret;
         let include_deprecated = input.include_deprecated.unwrap_or(false);
         let by_version = labels::versions_to_stages(&secret.stages);
@@ -954,9 +1214,18 @@ impl<S: Store> SecretsService<S> {
         if !(7..=30).contains(&window_days) {
             return Err(SecretsError::RecoveryWindowOutOfRange);
         }
+        let keys = extra_keys(move |context| {
+            let context = context.with_bool("secretsmanager:ForceDeleteWithoutRecovery", force);
+            if force {
+                context
+            } else {
+                context.with_number("secretsmanager:RecoveryWindowInDays", window_days)
+            }
+        });
+        let access = Access::with("secretsmanager:DeleteSecret", &keys);
         if force {
             let now = self.clock.now();
-            return match self.resolve(caller, &input.secret_id, true).await {
+            return match self.resolve(caller, &input.secret_id, true, &access).await {
                 Ok(current) => {
                     self.store.delete_secret(&current.secret.arn, None).await?;
                     self.cache.invalidate(&current.secret);
@@ -973,7 +1242,7 @@ impl<S: Store> SecretsService<S> {
                 Err(e) => Err(e),
             };
         }
-        self.modify(caller, &input.secret_id, |current, now| {
+        self.modify(caller, &input.secret_id, &access, |current, now| {
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -1036,7 +1305,8 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         secret_id: &str,
     ) -> SecretsResult<SecretIdentity> {
-        self.modify(caller, secret_id, |current, now| {
+        let access = Access::to("secretsmanager:RestoreSecret");
+        self.modify(caller, secret_id, &access, |current, now| {
             let identity = SecretIdentity {
                 arn: current.secret.arn.clone(),
                 name: current.secret.name.clone(),
@@ -1059,7 +1329,18 @@ impl<S: Store> SecretsService<S> {
         tags: Vec<tags::TagInput>,
     ) -> SecretsResult<()> {
         let new_tags = tags::parse_tags(tags)?;
-        self.modify(caller, secret_id, |current, now| {
+        let request_tags = new_tags.clone();
+        let keys = extra_keys(move |context| {
+            context
+                .with_request_tags(
+                    request_tags
+                        .iter()
+                        .map(|t| (t.key.clone(), t.value.clone())),
+                )
+                .with_strings("aws:TagKeys", request_tags.iter().map(|t| t.key.clone()))
+        });
+        let access = Access::with("secretsmanager:TagResource", &keys);
+        self.modify(caller, secret_id, &access, |current, now| {
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -1084,7 +1365,10 @@ impl<S: Store> SecretsService<S> {
         for key in &tag_keys {
             tags::check_key(key)?;
         }
-        self.modify(caller, secret_id, |current, now| {
+        let removed = tag_keys.clone();
+        let keys = extra_keys(move |context| context.with_strings("aws:TagKeys", removed.clone()));
+        let access = Access::with("secretsmanager:UntagResource", &keys);
+        self.modify(caller, secret_id, &access, |current, now| {
             if current.secret.deletion_date.is_some() {
                 return Err(SecretsError::MarkedForDeletion);
             }
@@ -1107,7 +1391,13 @@ impl<S: Store> SecretsService<S> {
     }
 
     /// GetRandomPassword (spec §3.16, §4.14).
-    pub fn get_random_password(&self, rules: &PasswordRules) -> SecretsResult<Zeroizing<String>> {
+    pub async fn get_random_password(
+        &self,
+        caller: &Caller,
+        rules: &PasswordRules,
+    ) -> SecretsResult<Zeroizing<String>> {
+        self.authorize_unscoped(caller, &Access::to("secretsmanager:GetRandomPassword"))
+            .await?;
         password::generate(rules, &self.randomness)
     }
 
@@ -1117,6 +1407,8 @@ impl<S: Store> SecretsService<S> {
         caller: &Caller,
         input: BatchGetSecretValueInput,
     ) -> SecretsResult<BatchGetSecretValueOutput> {
+        self.authorize_unscoped(caller, &Access::to("secretsmanager:BatchGetSecretValue"))
+            .await?;
         let filters = match (input.secret_id_list, input.filters) {
             (Some(ids), None) => {
                 if input.max_results.is_some() {
@@ -1140,7 +1432,11 @@ impl<S: Store> SecretsService<S> {
                 }
                 return Ok(output);
             }
-            (None, Some(filters)) => filters::parse_filters(filters)?,
+            (None, Some(filters)) => {
+                self.authorize_unscoped(caller, &Access::to("secretsmanager:ListSecrets"))
+                    .await?;
+                filters::parse_filters(filters)?
+            }
             _ => {
                 return if input.max_results.is_some() {
                     Err(SecretsError::BatchMaxResultsWithoutFilters)
@@ -1170,10 +1466,11 @@ impl<S: Store> SecretsService<S> {
             errors: vec![],
             next_token,
         };
+        let access = Access::to("secretsmanager:GetSecretValue");
         for record in records {
-            let read = match self.load_by_arn(&record.arn, false).await? {
-                Some(aggregate) => self.read_value(&aggregate, None, None).await,
-                None => Err(SecretsError::SecretNotFound),
+            let read = match self.resolve(caller, &record.arn, false, &access).await {
+                Ok(aggregate) => self.read_value(&aggregate, None, None).await,
+                Err(error) => Err(error),
             };
             match read {
                 Ok(value) => output.secret_values.push(value),
@@ -1187,6 +1484,111 @@ impl<S: Store> SecretsService<S> {
         Ok(output)
     }
 
+    /// PutResourcePolicy (spec §3.17): validated, checked for public access when asked,
+    /// stored verbatim.
+    pub async fn put_resource_policy(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+        policy_text: String,
+        block_public_policy: Option<bool>,
+    ) -> SecretsResult<SecretIdentity> {
+        let keys = extra_keys(move |context| match block_public_policy {
+            Some(block) => context.with_bool("secretsmanager:BlockPublicPolicy", block),
+            None => context,
+        });
+        let access = Access::with("secretsmanager:PutResourcePolicy", &keys);
+        // Authorise (and find) first: a caller without permission learns nothing, not even
+        // whether the document would parse.
+        self.resolve(caller, secret_id, false, &access).await?;
+        let policy = Policy::parse(&policy_text, PolicyKind::Resource)
+            .map_err(|e| SecretsError::MalformedPolicyDocument(e.message))?;
+        if block_public_policy == Some(true) && policy.is_public() {
+            return Err(SecretsError::PublicPolicy);
+        }
+        self.modify(caller, secret_id, &access, |current, now| {
+            if current.secret.deletion_date.is_some() {
+                return Err(SecretsError::MarkedForDeletion);
+            }
+            let identity = SecretIdentity {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+            };
+            if current.secret.resource_policy.as_deref() == Some(policy_text.as_str()) {
+                return Ok(Plan::Unchanged(identity));
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            change.secret.resource_policy = Some(policy_text.clone());
+            Ok(Plan::Commit(Box::new(change), identity))
+        })
+        .await
+    }
+
+    /// GetResourcePolicy (spec §3.18): no policy is not an error.
+    pub async fn get_resource_policy(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+    ) -> SecretsResult<(SecretIdentity, Option<String>)> {
+        let access = Access::to("secretsmanager:GetResourcePolicy");
+        let found = self.resolve(caller, secret_id, false, &access).await?;
+        let secret = &found.secret;
+        Ok((
+            SecretIdentity {
+                arn: secret.arn.clone(),
+                name: secret.name.clone(),
+            },
+            secret.resource_policy.clone(),
+        ))
+    }
+
+    /// DeleteResourcePolicy (spec §3.19): idempotent.
+    pub async fn delete_resource_policy(
+        &self,
+        caller: &Caller,
+        secret_id: &str,
+    ) -> SecretsResult<SecretIdentity> {
+        let access = Access::to("secretsmanager:DeleteResourcePolicy");
+        self.modify(caller, secret_id, &access, |current, now| {
+            let identity = SecretIdentity {
+                arn: current.secret.arn.clone(),
+                name: current.secret.name.clone(),
+            };
+            if current.secret.resource_policy.is_none() {
+                return Ok(Plan::Unchanged(identity));
+            }
+            let mut change = self.change(current, current.secret.clone(), now);
+            change.secret.resource_policy = None;
+            Ok(Plan::Commit(Box::new(change), identity))
+        })
+        .await
+    }
+
+    /// ValidateResourcePolicy (spec §3.20): needs permission for both the validation and
+    /// PutResourcePolicy. Findings are returned, not raised; only a document that is not
+    /// JSON at all is an error.
+    pub async fn validate_resource_policy(
+        &self,
+        caller: &Caller,
+        secret_id: Option<&str>,
+        policy_text: &str,
+    ) -> SecretsResult<Vec<ValidationFinding>> {
+        for action in [
+            "secretsmanager:ValidateResourcePolicy",
+            "secretsmanager:PutResourcePolicy",
+        ] {
+            let access = Access::to(action);
+            match secret_id {
+                Some(secret_id) => {
+                    self.resolve(caller, secret_id, false, &access).await?;
+                }
+                None => self.authorize_unscoped(caller, &access).await?,
+            }
+        }
+        validate_resource_policy(policy_text)
+            .map_err(|e| SecretsError::MalformedPolicyDocument(e.message))
+    }
+
     /// The answer to an operation whose feature has not landed: resolve the secret first,
     /// so that a bad or unknown SecretId still gets AWS's validation or not-found error.
     pub async fn not_supported(
@@ -1195,12 +1597,12 @@ impl<S: Store> SecretsService<S> {
         secret_id: Option<&str>,
         operation: &'static str,
     ) -> SecretsError {
-        if let Some(secret_id) = secret_id
-            && let Err(e) = self.resolve(caller, secret_id, false).await
-        {
-            return e;
-        }
-        SecretsError::NotSupported(operation)
+        let access = Access::to(operation_action(operation));
+        let denied = match secret_id {
+            Some(secret_id) => self.resolve(caller, secret_id, false, &access).await.err(),
+            None => self.authorize_unscoped(caller, &access).await.err(),
+        };
+        denied.unwrap_or(SecretsError::NotSupported(operation))
     }
 
     /// Removes secrets whose recovery window has ended (spec §4.8). Returns their ARNs.
@@ -1271,5 +1673,22 @@ fn describe(secret: &SecretRecord) -> SecretDescription {
         versions_to_stages: (!secret.stages.is_empty())
             .then(|| labels::versions_to_stages(&secret.stages)),
         created_date: secret.created_at,
+    }
+}
+
+/// The IAM action of an operation that is recognised but not implemented yet.
+fn operation_action(operation: &str) -> &'static str {
+    match operation {
+        "RotateSecret" => "secretsmanager:RotateSecret",
+        "CancelRotateSecret" => "secretsmanager:CancelRotateSecret",
+        "ReplicateSecretToRegions" => "secretsmanager:ReplicateSecretToRegions",
+        "RemoveRegionsFromReplication" => "secretsmanager:RemoveRegionsFromReplication",
+        "StopReplicationToReplica" => "secretsmanager:StopReplicationToReplica",
+        "PutResourcePolicy" => "secretsmanager:PutResourcePolicy",
+        "GetResourcePolicy" => "secretsmanager:GetResourcePolicy",
+        "DeleteResourcePolicy" => "secretsmanager:DeleteResourcePolicy",
+        "ValidateResourcePolicy" => "secretsmanager:ValidateResourcePolicy",
+        // Every recognised operation is listed above; an unknown one matches only `*`.
+        _ => "secretsmanager:*",
     }
 }

@@ -351,3 +351,44 @@ pub fn get_random_password_response(
         random_password: Some(SensitiveString::from(password)),
     }
 }
+
+pub fn put_resource_policy_response(o: SecretIdentity) -> PutResourcePolicyResponse {
+    PutResourcePolicyResponse {
+        arn: Some(o.arn),
+        name: Some(o.name),
+    }
+}
+
+pub fn get_resource_policy_response(
+    (o, resource_policy): (SecretIdentity, Option<String>),
+) -> GetResourcePolicyResponse {
+    GetResourcePolicyResponse {
+        arn: Some(o.arn),
+        name: Some(o.name),
+        resource_policy,
+    }
+}
+
+pub fn delete_resource_policy_response(o: SecretIdentity) -> DeleteResourcePolicyResponse {
+    DeleteResourcePolicyResponse {
+        arn: Some(o.arn),
+        name: Some(o.name),
+    }
+}
+
+pub fn validate_resource_policy_response(
+    findings: Vec<coffer_auth::ValidationFinding>,
+) -> ValidateResourcePolicyResponse {
+    ValidateResourcePolicyResponse {
+        policy_validation_passed: Some(findings.is_empty()),
+        validation_errors: Some(
+            findings
+                .into_iter()
+                .map(|finding| ValidationErrorsEntry {
+                    check_name: Some(finding.check_name.to_owned()),
+                    error_message: Some(finding.message),
+                })
+                .collect(),
+        ),
+    }
+}
