@@ -1,14 +1,15 @@
-//! Principals and their access keys. For now one principal exists per account: the
-//! administrator, who may do everything; IAM users, roles and policies build on this.
+//! Principals and their access keys: the credential lookup SigV4 uses (IAM users' long-term
+//! keys and STS role sessions), and the administrator set up at first start.
 //!
 //! Secret access keys are sealed under the keyring (SigV4 needs the key itself, so it cannot
 //! be hashed) and opened only to verify a signature.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use coffer_auth::{Credential, CredentialLookup, LookupError, SecretAccessKey};
 use coffer_crypto::Keyring;
-use coffer_store::{AccessKeyRecord, AccessKeyStatus, Store};
+use coffer_store::{AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind, Store};
 use quick_cache::sync::Cache;
 use rand::seq::IndexedRandom;
 use zeroize::Zeroizing;
@@ -190,15 +191,68 @@ pub async fn ensure_admin_access_key<S: Store>(
     Ok(inserted.then_some(pair))
 }
 
-/// Resolves access key ids for the SigV4 verifier, from the store through a cache.
+/// Makes sure the account's administrator exists as an IAM user with the inline policy
+/// `AdministratorAccess` (allow everything). Idempotent: an existing `admin` user is left as it
+/// is, so data directories created before IAM get the user on their next start.
+pub async fn ensure_admin_user<S: Store>(
+    store: &S,
+    account_id: &str,
+    randomness: &Randomness,
+    now: Millis,
+) -> Result<(), IdentityError> {
+    if store
+        .iam_entity(account_id, IamKind::User, ADMIN_USER_NAME)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let mut doc = crate::iam::UserDoc {
+        id: crate::iam::unique_id("AIDA", randomness),
+        path: "/".into(),
+        ..Default::default()
+    };
+    doc.inline.insert(
+        crate::iam::ADMINISTRATOR_ACCESS_POLICY_NAME.into(),
+        crate::iam::ADMINISTRATOR_ACCESS_DOCUMENT.into(),
+    );
+    let record = IamEntityRecord {
+        account_id: account_id.to_owned(),
+        kind: IamKind::User,
+        name: ADMIN_USER_NAME.to_owned(),
+        document: crate::iam::encode_doc(&doc),
+        created_at: now,
+        revision: 1,
+    };
+    match store.put_iam_entity(record, None).await {
+        // Another node created it first.
+        Ok(()) | Err(coffer_store::StoreError::NameTaken) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How long a node trusts its credential cache before checking the store's IAM generation, so
+/// that keys deactivated or deleted through another node stop working within this bound.
+const GENERATION_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+struct Freshness {
+    generation: Option<i64>,
+    checked: Option<Instant>,
+}
+
+/// Resolves access key ids for the SigV4 verifier.
 ///
-/// Cache bound: keys are immutable once created and, until access keys can be deactivated
-/// or deleted, entries never go stale; the cache is bounded by entry count.
+/// Long-term keys (`AKIA`) come from the store through a cache. The cache is dropped at once
+/// when this node writes IAM data (`invalidator`), and when the store's `iam_generation` has
+/// moved, checked at most once per second, so a key deactivated or deleted elsewhere stops
+/// working within a second. Temporary keys (`ASIA`) are self-contained in their session token
+/// (`iam::open_session_token`): no store read at all.
 pub struct CredentialStore<S: Store> {
     store: Arc<S>,
     keyring: Keyring,
     partition: String,
-    cache: Cache<String, Credential<Arc<Principal>>>,
+    cache: Arc<Cache<String, Credential<Arc<Principal>>>>,
+    freshness: Mutex<Freshness>,
 }
 
 impl<S: Store> CredentialStore<S> {
@@ -207,8 +261,75 @@ impl<S: Store> CredentialStore<S> {
             store,
             keyring,
             partition: partition.to_owned(),
-            cache: Cache::new(10_000),
+            cache: Arc::new(Cache::new(10_000)),
+            freshness: Mutex::new(Freshness {
+                generation: None,
+                checked: None,
+            }),
         }
+    }
+
+    /// A callback that drops the cache; give it to `IamService::with_change_hook`.
+    pub fn invalidator(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let cache = Arc::clone(&self.cache);
+        Arc::new(move || cache.clear())
+    }
+
+    /// Drops the cache if the store's IAM generation moved (checked at most once a second).
+    async fn check_generation(&self) -> Result<(), LookupError> {
+        {
+            let freshness = self.freshness.lock().unwrap_or_else(|p| p.into_inner());
+            if freshness
+                .checked
+                .is_some_and(|at| at.elapsed() < GENERATION_CHECK_INTERVAL)
+            {
+                return Ok(());
+            }
+        }
+        let generation = self
+            .store
+            .iam_generation()
+            .await
+            .map_err(|e| LookupError::new(format!("could not read the IAM generation: {e}")))?;
+        let mut freshness = self.freshness.lock().unwrap_or_else(|p| p.into_inner());
+        if freshness.generation != Some(generation) {
+            self.cache.clear();
+            freshness.generation = Some(generation);
+        }
+        freshness.checked = Some(Instant::now());
+        Ok(())
+    }
+
+    fn session_credential(
+        &self,
+        access_key_id: &str,
+        session_token: Option<&[u8]>,
+    ) -> Option<Credential<Arc<Principal>>> {
+        let token = session_token?;
+        let claims = crate::iam::open_session_token(&self.keyring, access_key_id, token)?;
+        let expires_at = jiff::Timestamp::from_millisecond(claims.expires_at).ok()?;
+        let token_text = std::str::from_utf8(token).ok()?.to_owned();
+        let principal = Principal {
+            account_id: claims.account_id.clone(),
+            user_name: claims.role_name.clone(),
+            arn: format!(
+                "arn:{}:sts::{}:assumed-role/{}/{}",
+                self.partition, claims.account_id, claims.role_name, claims.session_name
+            ),
+            kind: PrincipalKind::AssumedRole {
+                role_arn: claims.role_arn.clone(),
+                user_id: format!("{}:{}", claims.role_id, claims.session_name),
+                session_name: claims.session_name.clone(),
+                session_policy: claims.session_policy.clone(),
+                tags: claims.tags.clone(),
+            },
+        };
+        Some(Credential {
+            principal: Arc::new(principal),
+            secret_access_key: SecretAccessKey::new(claims.secret_access_key.as_str()),
+            session_token: Some(token_text),
+            expires_at: Some(expires_at),
+        })
     }
 }
 
@@ -218,8 +339,12 @@ impl<S: Store> CredentialLookup for CredentialStore<S> {
     async fn lookup(
         &self,
         access_key_id: &str,
-        _session_token: Option<&[u8]>,
+        session_token: Option<&[u8]>,
     ) -> Result<Option<Credential<Arc<Principal>>>, LookupError> {
+        if access_key_id.starts_with("ASIA") {
+            return Ok(self.session_credential(access_key_id, session_token));
+        }
+        self.check_generation().await?;
         if let Some(hit) = self.cache.get(access_key_id) {
             return Ok(Some(hit));
         }
@@ -235,12 +360,30 @@ impl<S: Store> CredentialLookup for CredentialStore<S> {
             .keyring
             .open_access_key(&record.access_key_id, &record.sealed_secret_access_key)
             .map_err(|e| LookupError::new(format!("could not open access key: {e}")))?;
+        let user = self
+            .store
+            .iam_entity(&record.account_id, IamKind::User, &record.user_name)
+            .await
+            .map_err(|e| LookupError::new(format!("could not read the key's user: {e}")))?;
+        let principal = match user {
+            Some(user) => {
+                let path = serde_json::from_str::<crate::iam::UserDoc>(&user.document)
+                    .map(|d| d.path)
+                    .unwrap_or_else(|_| "/".into());
+                Principal {
+                    account_id: record.account_id.clone(),
+                    user_name: user.name.clone(),
+                    arn: format!(
+                        "arn:{}:iam::{}:user{}{}",
+                        self.partition, record.account_id, path, user.name
+                    ),
+                    kind: PrincipalKind::User,
+                }
+            }
+            None => Principal::user(&self.partition, &record.account_id, &record.user_name),
+        };
         let credential = Credential {
-            principal: Arc::new(Principal::user(
-                &self.partition,
-                &record.account_id,
-                &record.user_name,
-            )),
+            principal: Arc::new(principal),
             secret_access_key: SecretAccessKey::new(secret.as_str()),
             session_token: None,
             expires_at: None,

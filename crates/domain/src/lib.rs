@@ -9,6 +9,7 @@
 pub mod authz;
 pub mod clock;
 pub mod error;
+pub mod iam;
 pub mod identity;
 pub mod keyring;
 pub mod random;

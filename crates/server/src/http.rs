@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use axum::routing::get;
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
+use coffer_domain::iam::IamService;
 use coffer_domain::identity::{CredentialStore, Principal};
 use coffer_domain::secrets::{Actor, Caller, SecretsService};
 use coffer_domain::{Clock, SecretsError};
@@ -37,6 +38,8 @@ const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 pub struct AppState {
     pub service: Arc<SecretsService<EmbeddedStore>>,
+    /// IAM and STS (the Query-protocol APIs, `crate::query`).
+    pub iam: Arc<IamService<EmbeddedStore>>,
     pub credentials: CredentialStore<EmbeddedStore>,
     pub verifier: SigV4Verifier,
     pub clock: Arc<dyn Clock>,
@@ -61,7 +64,7 @@ async fn health() -> Response<Body> {
 }
 
 /// A response body that is wiped when hyper is done with it (it may hold a secret value).
-struct WipedOnDrop(Vec<u8>);
+pub(crate) struct WipedOnDrop(pub(crate) Vec<u8>);
 
 impl AsRef<[u8]> for WipedOnDrop {
     fn as_ref(&self) -> &[u8] {
@@ -103,14 +106,14 @@ pub fn aws_error(request_id: &str, error: &SecretsError) -> AwsError {
     AwsError::from(error)
 }
 
-enum BodyError {
+pub(crate) enum BodyError {
     TooLarge,
     Read(String),
 }
 
 /// Collects the body into one buffer that is wiped on drop. The buffer never reallocates in
 /// place: growing copies into a fresh buffer and wipes the old one.
-async fn read_body(
+pub(crate) async fn read_body(
     body: Body,
     declared_len: Option<usize>,
 ) -> Result<Zeroizing<Vec<u8>>, BodyError> {
@@ -155,7 +158,8 @@ async fn api(
         .unwrap_or("")
         .to_owned();
 
-    let (response, operation, outcome) = serve(&state, &request_id, parts, body, &target, peer.ip()).await;
+    let (response, operation, outcome) =
+        serve(&state, &request_id, parts, body, &target, peer.ip()).await;
     let status = response.status().as_u16();
     // One line per request is debug-level: at production rates an info line per request
     // costs more CPU than the request itself, and the audit trail records every call.
@@ -188,6 +192,10 @@ async fn serve(
             outcome,
         )
     };
+    // IAM and STS speak the Query protocol: no X-Amz-Target, a form body, scope `iam`/`sts`.
+    if target.is_empty() && crate::query::is_query_request(&parts) {
+        return crate::query::serve(state, request_id, parts, body, peer_ip).await;
+    }
     let Some(operation_name) = target.strip_prefix(SECRETS_MANAGER_TARGET_PREFIX) else {
         // Other AWS JSON services (KMS, CloudTrail) and the query APIs arrive with their
         // own issues; until then they are unknown operations here.

@@ -5,6 +5,7 @@ mod config;
 mod http;
 mod logging;
 mod profile;
+mod query;
 mod secretsmanager;
 mod server;
 mod setup;

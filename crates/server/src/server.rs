@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use coffer_auth::SigV4Verifier;
 use coffer_domain::authz::{AdministratorOnly, Authorizer};
+use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
 use coffer_domain::{Clock, Randomness, SystemClock};
@@ -67,13 +68,24 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
             clock.clone(),
         ))),
     );
-    let state = Arc::new(AppState {
-        service: service.clone(),
-        credentials: CredentialStore::new(
+    let credentials =
+        CredentialStore::new(store.clone(), started.keyring.clone(), &config.partition);
+    // IAM writes on this node drop the credential cache at once (others notice within a
+    // second through the store's IAM generation).
+    let iam = Arc::new(
+        IamService::new(
             store.clone(),
             started.keyring.clone(),
+            clock.clone(),
+            Randomness::System,
             &config.partition,
-        ),
+        )
+        .with_change_hook(credentials.invalidator()),
+    );
+    let state = Arc::new(AppState {
+        service: service.clone(),
+        iam,
+        credentials,
         verifier: SigV4Verifier::new(SIGNING_KEY_CACHE),
         clock: clock.clone(),
         regions: vec![config.region.clone()],

@@ -74,6 +74,11 @@ pub async fn start(
     )
     .await
     .context("could not set up the administrator access key")?;
+    // The administrator is a real IAM user with `AdministratorAccess`, also in data
+    // directories created before IAM existed.
+    identity::ensure_admin_user(store.as_ref(), &config.account_id, randomness, clock.now())
+        .await
+        .context("could not set up the administrator user")?;
     let mut admin_credentials_written = None;
     // A key the operator chose is already known to them; only a generated one is written out.
     if let Some(pair) = created.filter(|_| config.admin_key.is_none()) {

@@ -2,6 +2,7 @@
 //! Coffer serves (companion spec §5). Generated from botocore's model by
 //! `tools/codegen/query_model.py`; the runtime is `crate::query`.
 
+pub mod convert;
 pub mod model;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `GetSessionToken` (companion spec §4). Generated from botocore's model by
 //! `tools/codegen/query_model.py`; the runtime is `crate::query`.
 
+pub mod convert;
 pub mod model;
 
 #[cfg(test)]
