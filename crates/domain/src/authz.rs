@@ -9,6 +9,7 @@
 //! node notices its own IAM writes at once ([`Authorizer::invalidate`]) and another node's
 //! within [`GENERATION_RECHECK_MS`].
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -171,7 +172,7 @@ impl Authorizer {
     ) -> Result<Arc<CompiledPrincipal>, AuthorizationFailure> {
         self.check_generation().await?;
         let key = cache_key(principal);
-        if let Some(hit) = self.principals.get(&key) {
+        if let Some(hit) = self.principals.get(key.as_ref()) {
             return Ok(hit);
         }
         let texts = self
@@ -225,7 +226,8 @@ impl Authorizer {
             boundary,
             session,
         });
-        self.principals.insert(key, Arc::clone(&compiled));
+        self.principals
+            .insert(key.into_owned(), Arc::clone(&compiled));
         Ok(compiled)
     }
 
@@ -274,10 +276,11 @@ impl Authorizer {
 }
 
 /// Sessions of one role share an ARN only when their session name matches; their session
-/// policies and tags travel in the (immutable) token, so they are part of the key.
-fn cache_key(principal: &Principal) -> String {
+/// policies and tags travel in the (immutable) token, so they are part of the key. A user's
+/// key is its ARN, borrowed: the hot path allocates nothing to find it.
+fn cache_key(principal: &Principal) -> Cow<'_, str> {
     match &principal.kind {
-        PrincipalKind::User => principal.arn.clone(),
+        PrincipalKind::User => Cow::Borrowed(&principal.arn),
         PrincipalKind::AssumedRole {
             session_policy,
             tags,
@@ -294,7 +297,7 @@ fn cache_key(principal: &Principal) -> String {
                 key.push('=');
                 key.push_str(v);
             }
-            key
+            Cow::Owned(key)
         }
     }
 }

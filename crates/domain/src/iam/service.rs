@@ -124,6 +124,13 @@ fn check_new_tags(tags: &[TagPair]) -> IamResult<()> {
 }
 
 /// Tags merged into `existing`: an existing key (ignoring case) gets the new value.
+/// Removes the tags whose keys are listed (ignoring case); `true` when any was removed.
+fn remove_tags(existing: &mut Vec<TagPair>, keys: &[String]) -> bool {
+    let before = existing.len();
+    existing.retain(|(k, _)| !keys.iter().any(|key| key.eq_ignore_ascii_case(k)));
+    existing.len() != before
+}
+
 fn merge_tags(existing: &mut Vec<TagPair>, new: &[TagPair]) -> IamResult<()> {
     for (key, value) in new {
         match existing
@@ -384,12 +391,7 @@ impl<S: Store> IamService<S> {
             &caller.account_id,
             user_name,
             || error::no_such_user(user_name),
-            |doc, _| {
-                let before = doc.tags.len();
-                doc.tags
-                    .retain(|(k, _)| !keys.iter().any(|key| key.eq_ignore_ascii_case(k)));
-                Ok(((), doc.tags.len() != before))
-            },
+            |doc, _| Ok(((), remove_tags(&mut doc.tags, &keys))),
         )
         .await
     }
@@ -1422,12 +1424,7 @@ impl<S: Store> IamService<S> {
             &caller.account_id,
             role_name,
             || error::no_such_role(role_name),
-            |doc, _| {
-                let before = doc.tags.len();
-                doc.tags
-                    .retain(|(k, _)| !keys.iter().any(|key| key.eq_ignore_ascii_case(k)));
-                Ok(((), doc.tags.len() != before))
-            },
+            |doc, _| Ok(((), remove_tags(&mut doc.tags, &keys))),
         )
         .await
     }
