@@ -179,16 +179,19 @@ pub async fn ensure_admin_access_key<S: Store>(
     };
     let sealed = keyring.seal_access_key(&pair.access_key_id, &pair.secret_access_key)?;
     let inserted = store
-        .insert_access_key(AccessKeyRecord {
-            access_key_id: pair.access_key_id.clone(),
-            account_id: account_id.to_owned(),
-            user_name: ADMIN_USER_NAME.to_owned(),
-            sealed_secret_access_key: sealed,
-            status: AccessKeyStatus::Active,
-            created_at: now,
-        })
+        .insert_access_key(
+            AccessKeyRecord {
+                access_key_id: pair.access_key_id.clone(),
+                account_id: account_id.to_owned(),
+                user_name: ADMIN_USER_NAME.to_owned(),
+                sealed_secret_access_key: sealed,
+                status: AccessKeyStatus::Active,
+                created_at: now,
+            },
+            None,
+        )
         .await?;
-    Ok(inserted.then_some(pair))
+    Ok((inserted == coffer_store::AccessKeyInsert::Inserted).then_some(pair))
 }
 
 /// Makes sure the account's administrator exists as an IAM user with the inline policy

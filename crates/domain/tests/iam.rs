@@ -203,6 +203,32 @@ async fn two_access_keys_per_user() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_create_access_key_calls_respect_the_quota() {
+    let h = harness().await;
+    h.user("frank").await;
+    let calls = (0..8).map(|_| {
+        let iam = Arc::clone(&h.iam);
+        let admin = h.admin.clone();
+        tokio::spawn(async move { iam.create_access_key(&admin, Some("frank")).await })
+    });
+    let mut created = 0;
+    for call in calls.collect::<Vec<_>>() {
+        match call.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(IamError::LimitExceeded(_)) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(created, 2);
+    let keys = h
+        .iam
+        .list_access_keys(&h.admin, Some("frank"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(keys.items.len(), 2);
+}
+
 #[tokio::test]
 async fn inactive_and_deleted_keys_stop_authenticating_at_once() {
     let h = harness().await;

@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use coffer_store::{
-    AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind, KeyEncryptionKeyRecord, ListQuery,
-    SecretAggregate, SecretChange, SecretRecord, Store, StoreError, StoreResult, VersionWrite,
+    AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind,
+    KeyEncryptionKeyRecord, ListQuery, SecretAggregate, SecretChange, SecretRecord, Store,
+    StoreError, StoreResult, VersionWrite,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -253,8 +254,14 @@ impl Store for EmbeddedStore {
         self.read(move |c| sql::access_key(c, &access_key_id)).await
     }
 
-    async fn insert_access_key(&self, key: AccessKeyRecord) -> StoreResult<bool> {
-        self.write(move |tx| sql::insert_access_key(tx, &key)).await
+    async fn insert_access_key(
+        &self,
+        key: AccessKeyRecord,
+        max_per_user: Option<usize>,
+    ) -> StoreResult<AccessKeyInsert> {
+        // Writes run in IMMEDIATE transactions, one at a time: the count cannot go stale.
+        self.write(move |tx| sql::insert_access_key(tx, &key, max_per_user))
+            .await
     }
 
     async fn update_access_key_status(

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use coffer_store::{
-    AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind, KeyEncryptionKeyRecord, ListQuery,
-    SecretAggregate, SecretChange, SecretRecord, SortBy, SortValue, StoreError, StoreResult, Tag,
-    VersionMeta, VersionWrite,
+    AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind,
+    KeyEncryptionKeyRecord, ListQuery, SecretAggregate, SecretChange, SecretRecord, SortBy,
+    SortValue, StoreError, StoreResult, Tag, VersionMeta, VersionWrite,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -494,7 +494,23 @@ pub fn access_key(c: &Connection, access_key_id: &str) -> StoreResult<Option<Acc
     }))
 }
 
-pub fn insert_access_key(tx: &Transaction<'_>, key: &AccessKeyRecord) -> StoreResult<bool> {
+pub fn insert_access_key(
+    tx: &Transaction<'_>,
+    key: &AccessKeyRecord,
+    max_per_user: Option<usize>,
+) -> StoreResult<AccessKeyInsert> {
+    if let Some(max) = max_per_user {
+        let held: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM access_keys WHERE account_id = ?1 AND lower(user_name) = lower(?2)",
+                params![key.account_id, key.user_name],
+                |row| row.get(0),
+            )
+            .map_err(unavailable)?;
+        if held >= max as i64 {
+            return Ok(AccessKeyInsert::QuotaReached);
+        }
+    }
     let inserted = tx
         .execute(
             "INSERT INTO access_keys (access_key_id, account_id, user_name, sealed_secret_access_key, status, created_at) \
@@ -509,10 +525,11 @@ pub fn insert_access_key(tx: &Transaction<'_>, key: &AccessKeyRecord) -> StoreRe
             ],
         )
         .map_err(unavailable)?;
-    if inserted > 0 {
-        bump_iam_generation(tx)?;
+    if inserted == 0 {
+        return Ok(AccessKeyInsert::IdTaken);
     }
-    Ok(inserted > 0)
+    bump_iam_generation(tx)?;
+    Ok(AccessKeyInsert::Inserted)
 }
 
 pub fn setting_or_insert(tx: &Transaction<'_>, name: &str, value: &[u8]) -> StoreResult<Vec<u8>> {

@@ -498,14 +498,46 @@ pub async fn access_keys_are_stored<S: Store>(store: &S) {
         status: AccessKeyStatus::Active,
         created_at: 3,
     };
-    assert!(store.insert_access_key(key.clone()).await.unwrap());
-    assert!(!store.insert_access_key(key.clone()).await.unwrap());
+    assert_eq!(
+        store.insert_access_key(key.clone(), None).await.unwrap(),
+        AccessKeyInsert::Inserted
+    );
+    assert_eq!(
+        store.insert_access_key(key.clone(), None).await.unwrap(),
+        AccessKeyInsert::IdTaken
+    );
     assert_eq!(
         store.access_key("AKIAEXAMPLE000000001").await.unwrap(),
-        Some(key)
+        Some(key.clone())
     );
     assert_eq!(
         store.access_key("AKIAEXAMPLE000000002").await.unwrap(),
+        None
+    );
+
+    // The per-user quota counts the user's keys (names ignoring case) in the same step.
+    let key_of = |id: &str, user: &str| AccessKeyRecord {
+        access_key_id: id.into(),
+        user_name: user.into(),
+        ..key.clone()
+    };
+    for (id, user, expected) in [
+        ("AKIAEXAMPLE000000011", "bob", AccessKeyInsert::Inserted),
+        ("AKIAEXAMPLE000000012", "Bob", AccessKeyInsert::Inserted),
+        ("AKIAEXAMPLE000000013", "bob", AccessKeyInsert::QuotaReached),
+        ("AKIAEXAMPLE000000001", "carol", AccessKeyInsert::IdTaken),
+    ] {
+        assert_eq!(
+            store
+                .insert_access_key(key_of(id, user), Some(2))
+                .await
+                .unwrap(),
+            expected,
+            "{id} for {user}"
+        );
+    }
+    assert_eq!(
+        store.access_key("AKIAEXAMPLE000000013").await.unwrap(),
         None
     );
 }
@@ -678,7 +710,7 @@ pub async fn access_keys_are_listed_updated_and_deleted<S: Store>(store: &S) {
             status: AccessKeyStatus::Active,
             created_at: i as i64,
         };
-        store.insert_access_key(key).await.unwrap();
+        store.insert_access_key(key, None).await.unwrap();
     }
     let alice = store.access_keys_of_user(ACCOUNT, "ALICE").await.unwrap();
     assert_eq!(alice.len(), 2, "user names compare ignoring case");

@@ -42,6 +42,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What [`Store::insert_access_key`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessKeyInsert {
+    Inserted,
+    /// A key with this id exists; nothing was written.
+    IdTaken,
+    /// The user has `max_per_user` keys already; nothing was written.
+    QuotaReached,
+}
+
 /// The storage trait. Methods are async (`impl Future + Send`) so that a networked backend
 /// fits; the embedded backend runs its SQLite calls on the blocking pool.
 pub trait Store: Send + Sync + 'static {
@@ -134,11 +144,14 @@ pub trait Store: Send + Sync + 'static {
         access_key_id: &str,
     ) -> impl Future<Output = StoreResult<Option<AccessKeyRecord>>> + Send;
 
-    /// Stores an access key; an existing id is left as it is (returns false).
+    /// Stores an access key unless its id exists or, with `max_per_user`, its user already
+    /// has that many keys. The count and the insert are one atomic step, so concurrent
+    /// inserts cannot exceed the quota together.
     fn insert_access_key(
         &self,
         key: AccessKeyRecord,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+        max_per_user: Option<usize>,
+    ) -> impl Future<Output = StoreResult<AccessKeyInsert>> + Send;
 
     /// Changes an access key's status; false when the key does not exist.
     fn update_access_key_status(

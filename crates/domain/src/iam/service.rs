@@ -3,7 +3,7 @@
 //! the entity's ARN (with its path when the entity exists), then applies AWS's rules.
 
 use coffer_auth::policy::PolicyKind;
-use coffer_store::{AccessKeyRecord, AccessKeyStatus, IamEntityRecord, Store};
+use coffer_store::{AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, IamEntityRecord, Store};
 use zeroize::Zeroizing;
 
 use crate::iam::docs::{
@@ -436,17 +436,6 @@ impl<S: Store> IamService<S> {
             .load::<UserDoc>(account, &name)
             .await?
             .ok_or_else(|| error::no_such_user(&name))?;
-        if self
-            .store
-            .access_keys_of_user(account, &record.name)
-            .await?
-            .len()
-            >= ACCESS_KEYS_PER_USER
-        {
-            return Err(IamError::LimitExceeded(format!(
-                "Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"
-            )));
-        }
         let pair = AccessKeyPair::generate(&self.randomness);
         let sealed = self
             .keyring
@@ -454,17 +443,28 @@ impl<S: Store> IamService<S> {
         let now = self.now();
         let inserted = self
             .store
-            .insert_access_key(AccessKeyRecord {
-                access_key_id: pair.access_key_id.clone(),
-                account_id: account.clone(),
-                user_name: record.name.clone(),
-                sealed_secret_access_key: sealed,
-                status: AccessKeyStatus::Active,
-                created_at: now,
-            })
+            .insert_access_key(
+                AccessKeyRecord {
+                    access_key_id: pair.access_key_id.clone(),
+                    account_id: account.clone(),
+                    user_name: record.name.clone(),
+                    sealed_secret_access_key: sealed,
+                    status: AccessKeyStatus::Active,
+                    created_at: now,
+                },
+                Some(ACCESS_KEYS_PER_USER),
+            )
             .await?;
-        if !inserted {
-            return Err(IamError::internal("a generated access key id collided"));
+        match inserted {
+            AccessKeyInsert::Inserted => {}
+            AccessKeyInsert::QuotaReached => {
+                return Err(IamError::LimitExceeded(format!(
+                    "Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"
+                )));
+            }
+            AccessKeyInsert::IdTaken => {
+                return Err(IamError::internal("a generated access key id collided"));
+            }
         }
         self.changed();
         Ok(AccessKeyView {
