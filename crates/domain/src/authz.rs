@@ -301,36 +301,3 @@ fn cache_key(principal: &Principal) -> Cow<'_, str> {
         }
     }
 }
-
-/// The administrator's identity policy: everything.
-pub const ADMINISTRATOR_ACCESS: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-
-/// A directory for a server without IAM users: the administrator may do everything (subject
-/// to explicit denies in resource policies), any other principal nothing.
-pub struct AdministratorOnly;
-
-impl PrincipalDirectory for AdministratorOnly {
-    fn principal_policies<'a>(
-        &'a self,
-        principal: &'a Principal,
-    ) -> BoxFuture<'a, Result<PrincipalPolicies, String>> {
-        let is_admin = principal.kind == PrincipalKind::User
-            && principal.user_name == crate::identity::ADMIN_USER_NAME;
-        Box::pin(async move {
-            Ok(PrincipalPolicies {
-                user_id: principal.user_name.clone(),
-                identity: if is_admin {
-                    vec![ADMINISTRATOR_ACCESS.to_owned()]
-                } else {
-                    Vec::new()
-                },
-                ..PrincipalPolicies::default()
-            })
-        })
-    }
-
-    fn generation(&self) -> BoxFuture<'_, Result<i64, String>> {
-        Box::pin(async { Ok(0) })
-    }
-}

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use coffer_auth::SigV4Verifier;
-use coffer_domain::authz::{AdministratorOnly, Authorizer};
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
@@ -51,6 +50,20 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let started = setup::start(&config, clock.as_ref(), &randomness).await?;
     let store = started.store.clone();
 
+    let credentials =
+        CredentialStore::new(store.clone(), started.keyring.clone(), &config.partition);
+    // IAM writes on this node drop the credential cache and the compiled policies at once
+    // (other nodes notice within a second through the store's IAM generation).
+    let iam = Arc::new(
+        IamService::new(
+            store.clone(),
+            started.keyring.clone(),
+            clock.clone(),
+            Randomness::System,
+            &config.partition,
+        )
+        .with_change_hook(credentials.invalidator()),
+    );
     let service = Arc::new(
         SecretsService::new(
             store.clone(),
@@ -63,24 +76,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
                 ..ServiceConfig::default()
             },
         )
-        .with_authorizer(Arc::new(Authorizer::new(
-            Arc::new(AdministratorOnly),
-            clock.clone(),
-        ))),
-    );
-    let credentials =
-        CredentialStore::new(store.clone(), started.keyring.clone(), &config.partition);
-    // IAM writes on this node drop the credential cache at once (others notice within a
-    // second through the store's IAM generation).
-    let iam = Arc::new(
-        IamService::new(
-            store.clone(),
-            started.keyring.clone(),
-            clock.clone(),
-            Randomness::System,
-            &config.partition,
-        )
-        .with_change_hook(credentials.invalidator()),
+        .with_authorizer(iam.authorizer()),
     );
     let state = Arc::new(AppState {
         service: service.clone(),

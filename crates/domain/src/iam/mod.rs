@@ -8,6 +8,7 @@
 //! Role sessions are stateless: the session token is the session itself, sealed under the
 //! keyring (`session`), so any node can verify it without a store read or write.
 
+mod directory;
 mod docs;
 mod error;
 mod policy;
@@ -20,10 +21,14 @@ use std::sync::Arc;
 use coffer_crypto::Keyring;
 use coffer_store::{IamEntityRecord, Store, StoreError};
 
+use coffer_auth::policy::RequestContext;
+
+use crate::authz::{Authorizer, Resource};
 use crate::clock::{Clock, Millis};
 use crate::identity::{Principal, PrincipalKind};
 use crate::random::Randomness;
 
+pub use directory::IamDirectory;
 pub use docs::{
     AccessKeyView, AttachedPolicyView, GroupView, IamArn, InlinePolicyView, ManagedPolicyView,
     Page, PolicyVersionView, RoleView, TagPair, UserView, iam_arn,
@@ -42,23 +47,6 @@ const MAX_WRITE_ATTEMPTS: usize = 32;
 /// Entities read per store round trip when scanning.
 const SCAN_BATCH: usize = 500;
 
-/// Everything IAM knows that policy evaluation needs about one principal, as policy texts
-/// (the authorizer compiles and caches them).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PrincipalPolicies {
-    /// `aws:userid`: `AIDA…` for users, `ROLEID:session` for sessions.
-    pub user_id: String,
-    /// `aws:PrincipalTag/*`: user tags, or role tags + session tags.
-    pub tags: Vec<(String, String)>,
-    /// User inline + attached managed + its groups' inline and attached; or role inline +
-    /// attached.
-    pub identity: Vec<String>,
-    /// Permissions boundary policy text, if any.
-    pub boundary: Option<String>,
-    /// Session policy for role sessions.
-    pub session: Option<String>,
-}
-
 /// Which kind of entity holds an inline policy or an attachment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holder {
@@ -73,6 +61,8 @@ pub struct IamService<S: Store> {
     clock: Arc<dyn Clock>,
     randomness: Randomness,
     partition: String,
+    directory: Arc<IamDirectory<S>>,
+    authorizer: Arc<Authorizer>,
     on_change: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
@@ -84,12 +74,16 @@ impl<S: Store> IamService<S> {
         randomness: Randomness,
         partition: &str,
     ) -> Self {
+        let directory = Arc::new(IamDirectory::new(Arc::clone(&store)));
+        let authorizer = Arc::new(Authorizer::new(directory.clone(), Arc::clone(&clock)));
         IamService {
             store,
             keyring,
             clock,
             randomness,
             partition: partition.to_owned(),
+            directory,
+            authorizer,
             on_change: None,
         }
     }
@@ -99,6 +93,12 @@ impl<S: Store> IamService<S> {
     pub fn with_change_hook(mut self, hook: Arc<dyn Fn() + Send + Sync>) -> Self {
         self.on_change = Some(hook);
         self
+    }
+
+    /// The authoriser over this IAM's principals, for every service's operations; it forgets
+    /// compiled policies at once on this node's IAM writes.
+    pub fn authorizer(&self) -> Arc<Authorizer> {
+        Arc::clone(&self.authorizer)
     }
 
     /// The store's `iam_generation`: grows with every IAM or access-key write.
@@ -115,6 +115,7 @@ impl<S: Store> IamService<S> {
     }
 
     fn changed(&self) {
+        self.authorizer.invalidate();
         if let Some(hook) = &self.on_change {
             hook();
         }
@@ -124,133 +125,46 @@ impl<S: Store> IamService<S> {
     // Authorization of IAM and STS operations
     // ---------------------------------------------------------------------------------------
 
-    /// THE authorization hook for IAM and STS operations: may `caller` perform `action`
-    /// (`iam:CreateUser`, `sts:AssumeRole`, ...) on `resource` (an ARN)?
-    ///
-    /// For now it evaluates the caller's identity policies (`principal_policies`) with
-    /// `coffer_auth::policy::evaluate`, compiling them on every call, without resource policy.
-    /// The lead replaces the body with the shared authorizer (cached compiled policies, full
-    /// request context).
+    /// May `caller` perform an IAM or STS `action` (`iam:CreateUser`, ...) on `resource` (an
+    /// ARN)? Decided by the caller's identity policies through the shared authoriser.
     pub async fn authorize(
         &self,
         caller: &Principal,
         action: &str,
         resource: &str,
     ) -> Result<(), IamError> {
-        let policies = self.principal_policies(caller).await?;
-        policy::check_identity(caller, &policies, action, resource, self.now())
+        let context = RequestContext::new(action, resource, policy::timestamp(self.now()));
+        let target = Resource {
+            arn: resource,
+            named_as: Some(resource),
+            account: &caller.account_id,
+            policy: None,
+        };
+        match self
+            .authorizer
+            .authorize(caller, None, context, &target)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(denied)) => Err(IamError::AccessDenied(denied.message)),
+            Err(failure) => Err(IamError::internal(failure.to_string())),
+        }
     }
 
-    // ---------------------------------------------------------------------------------------
-    // Principal policies (the authorizer's input)
-    // ---------------------------------------------------------------------------------------
-
-    /// The policies and attributes of `principal` that evaluation needs. A user or role that
-    /// no longer exists has no policies (so it is denied everything).
+    /// The policies of `principal` (see [`IamDirectory::principal_policies`]).
     pub async fn principal_policies(
         &self,
         principal: &Principal,
-    ) -> Result<PrincipalPolicies, IamError> {
-        let account = &principal.account_id;
-        match &principal.kind {
-            PrincipalKind::User => {
-                let Some((_, user)) = self.load::<UserDoc>(account, &principal.user_name).await?
-                else {
-                    return Ok(PrincipalPolicies::default());
-                };
-                let mut identity: Vec<String> = user.inline.values().cloned().collect();
-                identity.extend(self.managed_documents(account, &user.attached).await?);
-                for group_name in &user.groups {
-                    if let Some((_, group)) =
-                        self.load::<docs::GroupDoc>(account, group_name).await?
-                    {
-                        identity.extend(group.inline.values().cloned());
-                        identity.extend(self.managed_documents(account, &group.attached).await?);
-                    }
-                }
-                let boundary = self.boundary_document(account, &user.boundary).await?;
-                Ok(PrincipalPolicies {
-                    user_id: user.id,
-                    tags: user.tags,
-                    identity,
-                    boundary,
-                    session: None,
-                })
-            }
-            PrincipalKind::AssumedRole {
-                role_arn,
-                user_id,
-                session_policy,
-                tags,
-                ..
-            } => {
-                let role = match IamArn::parse(role_arn) {
-                    Some(arn) => self.load::<docs::RoleDoc>(account, &arn.name).await?,
-                    None => None,
-                };
-                let Some((_, role)) = role else {
-                    return Ok(PrincipalPolicies {
-                        user_id: user_id.clone(),
-                        tags: tags.clone(),
-                        session: session_policy.clone(),
-                        ..PrincipalPolicies::default()
-                    });
-                };
-                let mut identity: Vec<String> = role.inline.values().cloned().collect();
-                identity.extend(self.managed_documents(account, &role.attached).await?);
-                let boundary = self.boundary_document(account, &role.boundary).await?;
-                Ok(PrincipalPolicies {
-                    user_id: user_id.clone(),
-                    // The session's tags were merged over the role's when it was issued.
-                    tags: tags.clone(),
-                    identity,
-                    boundary,
-                    session: session_policy.clone(),
-                })
-            }
-        }
+    ) -> IamResult<crate::authz::PrincipalPolicies> {
+        self.directory.principal_policies(principal).await
     }
 
-    async fn managed_documents(&self, account: &str, arns: &[String]) -> IamResult<Vec<String>> {
-        let mut out = Vec::with_capacity(arns.len());
-        for arn in arns {
-            if let Some((_, policy)) = self.managed_policy(account, arn).await? {
-                out.push(policy.document);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn boundary_document(
-        &self,
-        account: &str,
-        boundary: &Option<String>,
-    ) -> IamResult<Option<String>> {
-        match boundary {
-            Some(arn) => Ok(self
-                .managed_policy(account, arn)
-                .await?
-                .map(|(_, p)| p.document)),
-            None => Ok(None),
-        }
-    }
-
-    /// A customer managed policy of `account` by ARN (path included in the match).
     async fn managed_policy(
         &self,
         account: &str,
         arn: &str,
     ) -> IamResult<Option<(IamEntityRecord, docs::PolicyDoc)>> {
-        let Some(parsed) = IamArn::parse(arn) else {
-            return Ok(None);
-        };
-        if parsed.kind != "policy" || parsed.account != account {
-            return Ok(None);
-        }
-        Ok(self
-            .load::<docs::PolicyDoc>(account, &parsed.name)
-            .await?
-            .filter(|(record, doc)| doc.path == parsed.path && record.name == parsed.name))
+        self.directory.managed_policy(account, arn).await
     }
 
     // ---------------------------------------------------------------------------------------
@@ -262,13 +176,7 @@ impl<S: Store> IamService<S> {
         account: &str,
         name: &str,
     ) -> IamResult<Option<(IamEntityRecord, D)>> {
-        match self.store.iam_entity(account, D::KIND, name).await? {
-            Some(record) => {
-                let doc = decode::<D>(&record)?;
-                Ok(Some((record, doc)))
-            }
-            None => Ok(None),
-        }
+        self.directory.load::<D>(account, name).await
     }
 
     /// Inserts a new entity; false when the name (ignoring case) is taken.

@@ -3,12 +3,11 @@
 //! policy for AssumeRole.
 
 use coffer_auth::policy::{
-    Decision, Policy, PolicyKind, PolicySet, PrincipalInfo, PrincipalType, RequestContext,
-    access_denied_message, evaluate,
+    Decision, Policy, PolicyKind, PolicySet, PrincipalInfo, PrincipalType, RequestContext, evaluate,
 };
 
+use crate::authz::PrincipalPolicies;
 use crate::clock::Millis;
-use crate::iam::PrincipalPolicies;
 use crate::iam::error::{IamError, IamResult};
 use crate::identity::{Principal, PrincipalKind};
 
@@ -22,7 +21,7 @@ pub(crate) fn validate(text: &str, kind: PolicyKind) -> IamResult<Policy> {
     Policy::parse(text, kind).map_err(|e| IamError::MalformedPolicyDocument(e.message))
 }
 
-fn timestamp(now: Millis) -> jiff::Timestamp {
+pub(crate) fn timestamp(now: Millis) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(now).unwrap_or_else(|_| jiff::Timestamp::now())
 }
 
@@ -82,10 +81,13 @@ pub(crate) fn decide(
         .boundary
         .as_ref()
         .and_then(|t| compile(std::slice::from_ref(t), PolicyKind::Identity).pop());
-    let session = policies
-        .session
-        .as_ref()
-        .and_then(|t| compile(std::slice::from_ref(t), PolicyKind::Identity).pop());
+    let session = match &caller.kind {
+        PrincipalKind::AssumedRole {
+            session_policy: Some(text),
+            ..
+        } => compile(std::slice::from_ref(text), PolicyKind::Identity).pop(),
+        _ => None,
+    };
     evaluate(
         &info,
         request,
@@ -97,26 +99,6 @@ pub(crate) fn decide(
             resource_account,
         },
     )
-}
-
-/// An IAM or STS action on an IAM resource, decided by the caller's identity policies.
-pub(crate) fn check_identity(
-    caller: &Principal,
-    policies: &PrincipalPolicies,
-    action: &str,
-    resource: &str,
-    now: Millis,
-) -> IamResult<()> {
-    let request = RequestContext::new(action, resource, timestamp(now));
-    match decide(caller, policies, &request, None, &caller.account_id) {
-        Decision::Allow => Ok(()),
-        Decision::Deny(reason) => Err(IamError::AccessDenied(access_denied_message(
-            &caller.arn,
-            action,
-            Some(resource),
-            reason,
-        ))),
-    }
 }
 
 /// What AssumeRole asks of a role's trust policy.

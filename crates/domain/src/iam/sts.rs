@@ -5,11 +5,11 @@ use rand::seq::IndexedRandom;
 use zeroize::Zeroizing;
 
 use crate::clock::SECOND;
+use crate::iam::IamService;
 use crate::iam::docs::{IamArn, PolicyDoc, RoleDoc, UserDoc, policy_size};
 use crate::iam::error::{IamError, IamResult};
 use crate::iam::policy::{TrustRequest, trust_allows, validate};
 use crate::iam::session::{CURRENT_VERSION, SessionClaims, seal_session_token};
-use crate::iam::{IamService, PrincipalPolicies};
 use crate::identity::{Principal, PrincipalKind};
 
 const DEFAULT_DURATION_SECONDS: i32 = 3_600;
@@ -185,11 +185,9 @@ impl<S: Store> IamService<S> {
         if role.path != role_arn.path || record.name != role_arn.name {
             return Err(denied());
         }
-        let caller_policies = if caller.account_id == role_arn.account {
-            self.principal_policies(caller).await?
-        } else {
-            PrincipalPolicies::default()
-        };
+        // Across accounts the caller's own identity policies must allow it too; they live
+        // in the caller's account.
+        let caller_policies = self.principal_policies(caller).await?;
         let allowed = trust_allows(
             caller,
             &caller_policies,
