@@ -180,10 +180,12 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def start_server(tmp: Path, *, extra_args: tuple[str, ...] = (), dev: bool = False) -> CofferServer:
+def start_server(tmp: Path, *, extra_args: tuple[str, ...] = (), dev: bool = False,
+                 extra_env: dict[str, str] | None = None) -> CofferServer:
     tmp.mkdir(parents=True, exist_ok=True)
     env = base_env()
     env["HOME"] = str(tmp)
+    env.update(extra_env or {})
     if dev:
         args = ["server", "--dev", "--listen", "127.0.0.1:0", *extra_args]
         key_id, secret = "AKIACOFFERDEVKEY0001", "cofferDevSecretKey/DoNotUseInProduction0"

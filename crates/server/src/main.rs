@@ -9,6 +9,8 @@ mod query;
 mod secretsmanager;
 mod server;
 mod setup;
+#[cfg(debug_assertions)]
+mod test_clock;
 
 use clap::Parser;
 

@@ -22,6 +22,15 @@ const PURGE_BATCH: usize = 100;
 /// Derived SigV4 signing keys kept (one per access key, day, region and service).
 const SIGNING_KEY_CACHE: usize = 10_000;
 
+/// The machine's clock; in debug builds, shifted when a test asks (see `test_clock`).
+fn machine_clock() -> Arc<dyn Clock> {
+    #[cfg(debug_assertions)]
+    if let Some(clock) = crate::test_clock::from_env() {
+        return clock;
+    }
+    Arc::new(SystemClock)
+}
+
 pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     // Dev mode keeps its state in a directory that disappears with the process.
     let _dev_dir = if config.dev {
@@ -45,7 +54,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("could not listen on {}", config.listen))?;
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = machine_clock();
     let randomness = Randomness::System;
     let started = setup::start(&config, clock.as_ref(), &randomness).await?;
     let store = started.store.clone();
