@@ -200,6 +200,50 @@ def test_assume_role_and_use_the_session(coffer, iam, sts, aws):
         sts.assume_role(RoleArn=arn, RoleSessionName="s0", Policy="{not json")
 
 
+def test_get_session_token_gives_a_user_session(coffer, iam, sm, unique_name, aws):
+    user = name("session-user")
+    arn = iam.create_user(UserName=user)["User"]["Arn"]
+    secret = sm.create_secret(Name=unique_name("session"), SecretString="via session")
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                       "Resource": secret["ARN"]},
+                      {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    user_sts = client_for(coffer, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    creds = user_sts.get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["SecretAccessKey"]) == 40
+
+    # The session is the user: same ARN, same permissions.
+    session_args = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    me = client_for(coffer, "sts", *session_args).get_caller_identity()
+    assert me["Arn"] == arn
+    session_sm = client_for(coffer, "secretsmanager", *session_args)
+    assert session_sm.get_secret_value(SecretId=secret["ARN"])["SecretString"] == "via session"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        session_sm.list_secrets()
+    assert excinfo.value.response["Error"]["Code"] == "AccessDeniedException"
+
+    # Without MFA, such sessions cannot call IAM, nor GetSessionToken again (as on AWS).
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client_for(coffer, "iam", *session_args).get_user()
+    assert error_code(excinfo) == "InvalidClientTokenId"
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        client_for(coffer, "sts", *session_args).get_session_token()
+    assert error_code(excinfo) == "AccessDenied"
+    assert excinfo.value.response["Error"]["Message"] == (
+        "Cannot call GetSessionToken with session credentials")
+    # Out-of-range durations are validation errors.
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        user_sts.get_session_token(DurationSeconds=129601)
+    assert error_code(excinfo) == "ValidationError"
+
+    # The CLI, with the default duration (12 hours).
+    env = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    out = aws.json("sts", "get-session-token", env=env)["Credentials"]
+    assert out["AccessKeyId"].startswith("ASIA") and out["Expiration"]
+
+
 def test_new_users_are_denied_iam_until_a_policy_allows(coffer, iam):
     user = name("carol")
     iam.create_user(UserName=user)

@@ -312,7 +312,26 @@ impl<S: Store> CredentialStore<S> {
         let claims = crate::iam::open_session_token(&self.keyring, access_key_id, token)?;
         let expires_at = jiff::Timestamp::from_millisecond(claims.expires_at).ok()?;
         let token_text = std::str::from_utf8(token).ok()?.to_owned();
-        let principal = Principal {
+        let principal = match &claims.user_arn {
+            // A user's session (GetSessionToken) acts as the user.
+            Some(user_arn) => Principal {
+                account_id: claims.account_id.clone(),
+                user_name: user_arn.rsplit('/').next().unwrap_or_default().to_owned(),
+                arn: user_arn.clone(),
+                kind: PrincipalKind::User,
+            },
+            None => self.role_session_principal(&claims),
+        };
+        Some(Credential {
+            principal: Arc::new(principal),
+            secret_access_key: SecretAccessKey::new(claims.secret_access_key.as_str()),
+            session_token: Some(token_text),
+            expires_at: Some(expires_at),
+        })
+    }
+
+    fn role_session_principal(&self, claims: &crate::iam::SessionClaims) -> Principal {
+        Principal {
             account_id: claims.account_id.clone(),
             user_name: claims.role_name.clone(),
             arn: format!(
@@ -326,13 +345,7 @@ impl<S: Store> CredentialStore<S> {
                 session_policy: claims.session_policy.clone(),
                 tags: claims.tags.clone(),
             },
-        };
-        Some(Credential {
-            principal: Arc::new(principal),
-            secret_access_key: SecretAccessKey::new(claims.secret_access_key.as_str()),
-            session_token: Some(token_text),
-            expires_at: Some(expires_at),
-        })
+        }
     }
 }
 

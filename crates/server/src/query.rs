@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
 use coffer_domain::iam::{Holder, IamError};
-use coffer_domain::identity::Principal;
+use coffer_domain::identity::{Principal, PrincipalKind};
 use coffer_wire::iam::convert as iam_convert;
 use coffer_wire::iam::model as iam;
 use coffer_wire::query::{self, QueryError, QueryOutput};
@@ -188,10 +188,18 @@ pub async fn serve(
         }
     };
     let principal: Arc<Principal> = verified.principal;
+    // Temporary keys acting as an IAM user come from GetSessionToken. Without MFA (Coffer has
+    // none) AWS refuses them on the IAM API as an invalid token.
+    let user_session =
+        verified.access_key_id.starts_with("ASIA") && principal.kind == PrincipalKind::User;
+    if user_session && service == Service::Iam {
+        let error = QueryError::from(&coffer_auth::AuthError::UnrecognizedClient);
+        return fail(service, error, &action);
+    }
 
     let result = match service {
         Service::Iam => handle_iam(state, request_id, &principal, &form).await,
-        Service::Sts => handle_sts(state, request_id, &principal, &form).await,
+        Service::Sts => handle_sts(state, request_id, &principal, user_session, &form).await,
     };
     match result {
         Ok(body) => (
@@ -217,6 +225,7 @@ async fn handle_sts(
     state: &AppState,
     request_id: &str,
     caller: &Principal,
+    user_session: bool,
     form: &query::FormParams,
 ) -> Result<Vec<u8>, QueryError> {
     let operation = sts::Operation::from_params(form)?;
@@ -238,10 +247,19 @@ async fn handle_sts(
                 .map_err(fail)?;
             respond(sts_convert::assume_role_response(out), request_id)
         }
-        sts::Request::GetSessionToken(_) => Err(QueryError::access_denied(format!(
-            "User: {} is not authorized to perform: sts:GetSessionToken: this Coffer server does not issue session tokens for users yet",
-            caller.arn
-        ))),
+        sts::Request::GetSessionToken(r) => {
+            let is_session = user_session || !matches!(caller.kind, PrincipalKind::User);
+            let credentials = service
+                .get_session_token(
+                    caller,
+                    r.duration_seconds,
+                    r.serial_number.as_deref(),
+                    is_session,
+                )
+                .await
+                .map_err(fail)?;
+            respond(sts_convert::session_token_response(credentials), request_id)
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub struct SessionClaims {
     pub tags: Vec<(String, String)>,
     pub issued_at: Millis,
     pub expires_at: Millis,
+    /// Set for a user's session from GetSessionToken (the role fields are then empty): the
+    /// user's ARN, whose permissions the session has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_arn: Option<String>,
 }
 
 impl Drop for SessionClaims {

@@ -16,6 +16,9 @@ const DEFAULT_DURATION_SECONDS: i32 = 3_600;
 const MIN_DURATION_SECONDS: i32 = 900;
 /// Role chaining (a role session assuming a role) is limited to one hour.
 const CHAINED_MAX_DURATION_SECONDS: i32 = 3_600;
+/// GetSessionToken's default and longest session for IAM users.
+const USER_SESSION_DEFAULT_SECONDS: i32 = 43_200;
+const USER_SESSION_MAX_SECONDS: i32 = 129_600;
 /// The packed limit session policies and tags share; PackedPolicySize is a percentage of it.
 const PACKED_POLICY_LIMIT: usize = 2_048;
 
@@ -250,6 +253,7 @@ impl<S: Store> IamService<S> {
             tags,
             issued_at: now,
             expires_at,
+            user_arn: None,
         };
         let session_token = seal_session_token(&self.keyring, &claims)?;
         let packed_policy_size = (input.policy.is_some() || !input.tags.is_empty())
@@ -268,6 +272,60 @@ impl<S: Store> IamService<S> {
             ),
             packed_policy_size,
             source_identity: input.source_identity,
+        })
+    }
+
+    /// GetSessionToken: temporary credentials for the calling IAM user, with the user's own
+    /// permissions (no policy is needed to call it). Role sessions and users' sessions cannot
+    /// call it. Coffer has no MFA devices, so a SerialNumber/TokenCode cannot be validated.
+    pub async fn get_session_token(
+        &self,
+        caller: &Principal,
+        duration_seconds: Option<i32>,
+        mfa_serial_number: Option<&str>,
+        is_session: bool,
+    ) -> IamResult<TemporaryCredentials> {
+        if is_session || !matches!(caller.kind, PrincipalKind::User) {
+            return Err(IamError::AccessDenied(
+                "Cannot call GetSessionToken with session credentials".into(),
+            ));
+        }
+        if mfa_serial_number.is_some() {
+            return Err(IamError::AccessDenied(
+                "MultiFactorAuthentication failed, unable to validate MFA code. This Coffer server has no MFA devices."
+                    .into(),
+            ));
+        }
+        let duration = duration_seconds.unwrap_or(USER_SESSION_DEFAULT_SECONDS);
+        if !(MIN_DURATION_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&duration) {
+            return Err(IamError::Validation(format!(
+                "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {USER_SESSION_MAX_SECONDS}"
+            )));
+        }
+        let now = self.now();
+        let expires_at = now + i64::from(duration) * SECOND;
+        let (access_key_id, secret) = self.temporary_key_pair();
+        let claims = SessionClaims {
+            v: CURRENT_VERSION,
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret.to_string(),
+            account_id: caller.account_id.clone(),
+            role_arn: String::new(),
+            role_id: String::new(),
+            role_name: String::new(),
+            session_name: String::new(),
+            session_policy: None,
+            tags: Vec::new(),
+            issued_at: now,
+            expires_at,
+            user_arn: Some(caller.arn.clone()),
+        };
+        let session_token = seal_session_token(&self.keyring, &claims)?;
+        Ok(TemporaryCredentials {
+            access_key_id,
+            secret_access_key: secret,
+            session_token,
+            expiration: expires_at,
         })
     }
 

@@ -1,6 +1,8 @@
 //! STS wire shapes ↔ domain, and the mapping of STS errors to Query error codes.
 
-use coffer_domain::iam::{AssumeRoleInput, AssumeRoleOutput, CallerIdentity, IamError};
+use coffer_domain::iam::{
+    AssumeRoleInput, AssumeRoleOutput, CallerIdentity, IamError, TemporaryCredentials,
+};
 
 use super::model::{self, ModeledError};
 use crate::codec::{EpochTime, SensitiveString};
@@ -63,20 +65,31 @@ pub fn assume_role_response(out: AssumeRoleOutput) -> model::AssumeRoleResponse 
         source_identity,
     } = out;
     model::AssumeRoleResponse {
-        credentials: Some(model::Credentials {
-            access_key_id: Some(credentials.access_key_id.clone()),
-            secret_access_key: Some(SensitiveString::new(
-                credentials.secret_access_key.as_str().to_owned(),
-            )),
-            session_token: Some(credentials.session_token.clone()),
-            expiration: Some(EpochTime::from_millis(credentials.expiration)),
-        }),
+        credentials: Some(wire_credentials(&credentials)),
         assumed_role_user: Some(model::AssumedRoleUser {
             assumed_role_id: Some(assumed_role_id),
             arn: Some(arn),
         }),
         packed_policy_size,
         source_identity,
+    }
+}
+
+/// GetSessionToken's response; it carries the session's secret key (wipe it after sending).
+pub fn session_token_response(credentials: TemporaryCredentials) -> model::GetSessionTokenResponse {
+    model::GetSessionTokenResponse {
+        credentials: Some(wire_credentials(&credentials)),
+    }
+}
+
+fn wire_credentials(credentials: &TemporaryCredentials) -> model::Credentials {
+    model::Credentials {
+        access_key_id: Some(credentials.access_key_id.clone()),
+        secret_access_key: Some(SensitiveString::new(
+            credentials.secret_access_key.as_str().to_owned(),
+        )),
+        session_token: Some(credentials.session_token.clone()),
+        expiration: Some(EpochTime::from_millis(credentials.expiration)),
     }
 }
 
