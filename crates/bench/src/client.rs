@@ -22,6 +22,9 @@ const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub struct Api {
     pub addr: SocketAddr,
     host: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
     signer: Signer,
 }
 
@@ -30,6 +33,9 @@ impl Api {
         Self {
             addr,
             host: addr.to_string(),
+            region: region.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret.to_owned(),
             signer: Signer::new(access_key_id, secret, region, SERVICE),
         }
     }
@@ -67,6 +73,66 @@ impl Api {
             .body(Full::new(body))
             .context("building the request")
     }
+}
+
+impl Api {
+    /// An IAM request (Query protocol: a form body with `Action` and `Version`), signed with
+    /// `aws-sigv4` for service `iam`.
+    pub fn iam(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
+        const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+        let mut body = format!("Action={action}&Version=2010-05-08");
+        for (key, value) in params {
+            body.push('&');
+            body.push_str(&form_encode(key));
+            body.push('=');
+            body.push_str(&form_encode(value));
+        }
+        let headers = crate::sigv4::sign_query_post(
+            &self.access_key_id,
+            &self.secret_access_key,
+            &self.region,
+            "iam",
+            &self.host,
+            FORM,
+            body.as_bytes(),
+        )?;
+        let mut request = Request::post("/")
+            .header("host", &self.host)
+            .header("content-type", FORM);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request
+            .body(Full::new(Bytes::from(body)))
+            .context("building the request")
+    }
+}
+
+/// `application/x-www-form-urlencoded` escaping of one key or value.
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` in an XML response (enough for the few values the
+/// benchmark reads back from IAM).
+pub fn xml_field(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(xml[start..end].to_owned())
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -108,6 +174,21 @@ impl Conn {
             .context("reading the response body")?
             .to_bytes();
         Ok((status, body))
+    }
+
+    /// A signed IAM call that must answer 200; returns the XML text.
+    pub async fn iam_call(
+        &mut self,
+        api: &Api,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> anyhow::Result<String> {
+        let (status, body) = self.send(api.iam(action, params)?).await?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if status != StatusCode::OK {
+            bail!("iam {action} answered {status}: {text}");
+        }
+        Ok(text)
     }
 
     /// A signed JSON call that must answer 200; returns the decoded body.

@@ -20,7 +20,8 @@ use clap::{Parser, ValueEnum};
 use crate::client::{Api, Conn};
 use crate::load::{PutPool, RunSettings, Workload, put_secret_name};
 use crate::report::{
-    ListCase, Machine, MemorySample, Ratios, Report, ScenarioReport, Settings, Startup,
+    IAM_USER_GET_LABEL, ListCase, Machine, MemorySample, Ratios, Report, ScenarioReport, Settings,
+    Startup,
 };
 use crate::server::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Server, ServerSpec, StartTimes};
 
@@ -92,7 +93,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "health,get,describe,put"
+        default_value = "health,get,get-as-user,describe,put"
     )]
     scenarios: Vec<Scenario>,
 
@@ -126,6 +127,10 @@ enum Scenario {
     Health,
     /// GetSecretValue of one secret.
     Get,
+    /// GetSecretValue of the same secret by an IAM user whose access comes from a
+    /// 10-statement inline policy, with a resource policy on the secret: the cost of policy
+    /// evaluation beside the administrator's figure.
+    GetAsUser,
     /// DescribeSecret of the same secret.
     Describe,
     /// PutSecretValue, spread over many secrets (durable writes).
@@ -137,6 +142,7 @@ impl Scenario {
         match self {
             Scenario::Health => "GET /health",
             Scenario::Get => "GetSecretValue",
+            Scenario::GetAsUser => IAM_USER_GET_LABEL,
             Scenario::Describe => "DescribeSecret",
             Scenario::Put => "PutSecretValue",
         }
@@ -371,6 +377,26 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         bail!("GetSecretValue returned a different value than was stored: {fetched}");
     }
 
+    let user_api = if args.scenarios.contains(&Scenario::GetAsUser) {
+        step("creating an IAM user with a 10-statement policy and a resource policy on the secret");
+        let user_api = Arc::new(iam_reader(&api, &mut conn, server.addr).await?);
+        let mut user_conn = Conn::connect(server.addr).await?;
+        let fetched = user_conn
+            .call(
+                &user_api,
+                "GetSecretValue",
+                &serde_json::json!({ "SecretId": GET_SECRET }),
+            )
+            .await
+            .context("the IAM user reading the secret")?;
+        if fetched.get("SecretString").and_then(|v| v.as_str()) != Some(get_value.as_str()) {
+            bail!("GetSecretValue as the IAM user returned a different value: {fetched}");
+        }
+        Some(user_api)
+    } else {
+        None
+    };
+
     // 3. ListSecrets at scale.
     step(&format!(
         "ListSecrets first page, {} calls per case, {} secrets stored",
@@ -453,6 +479,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
             config.duration.as_secs_f64()
         ));
         for (index, scenario) in args.scenarios.iter().enumerate() {
+            let mut caller = &api;
             let (workload, settings) = match scenario {
                 Scenario::Health => (Workload::Health, &read_settings),
                 Scenario::Get => (
@@ -461,6 +488,15 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                     },
                     &read_settings,
                 ),
+                Scenario::GetAsUser => {
+                    caller = user_api.as_ref().expect("set up above");
+                    (
+                        Workload::GetSecretValue {
+                            body: secret_body.clone(),
+                        },
+                        &read_settings,
+                    )
+                }
                 Scenario::Describe => (
                     Workload::DescribeSecret {
                         body: secret_body.clone(),
@@ -478,7 +514,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                     )
                 }
             };
-            let result = load::run(api.clone(), workload, settings, server.pid).await?;
+            let result = load::run(caller.clone(), workload, settings, server.pid).await?;
             if *scenario == Scenario::Put {
                 put_rate_estimate = put_rate_estimate.max(
                     result.sent_total as f64
@@ -486,7 +522,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                 );
             }
             eprintln!(
-                "    {:<15} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  errors {}{}",
+                "    {:<26} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  errors {}{}",
                 scenario.label(),
                 result.req_per_s,
                 result.p50_ms,
@@ -516,6 +552,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         config.restarts
     ));
     drop(api);
+    drop(user_api);
     server.stop()?;
     let (seeded_server, seeded_restarts) = restarts(&spec, config.restarts).await?;
     memory.push(MemorySample::of(
@@ -583,6 +620,98 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         eprintln!("data directory kept at {}", kept.join("data").display());
     }
     Ok(report)
+}
+
+/// The reader's identity policy: ten statements, as a real workload's might be — one grants
+/// this secret, the others grant or deny other actions and resources, so evaluation walks them
+/// all (a Deny anywhere must be found) with conditions and variables to match.
+fn reader_policy() -> String {
+    let statements = serde_json::json!([
+        {"Sid": "ReadTheBenchSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": format!("arn:aws:secretsmanager:*:*:secret:{GET_SECRET}-??????")},
+        {"Sid": "DescribeApp", "Effect": "Allow",
+         "Action": ["secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"],
+         "Resource": "arn:aws:secretsmanager:*:*:secret:app/*"},
+        {"Sid": "List", "Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"},
+        {"Sid": "NeverDelete", "Effect": "Deny",
+         "Action": ["secretsmanager:DeleteSecret", "secretsmanager:DeleteResourcePolicy"],
+         "Resource": "*"},
+        {"Sid": "CurrentOnly", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": "arn:aws:secretsmanager:*:*:secret:other/*",
+         "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}},
+        {"Sid": "TeamSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": "*",
+         "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}}},
+        {"Sid": "NotFromOutside", "Effect": "Deny", "Action": "secretsmanager:*", "Resource": "*",
+         "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.0/24"]}}},
+        {"Sid": "NoWritesToBench", "Effect": "Deny",
+         "Action": ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret*"],
+         "Resource": "arn:aws:secretsmanager:*:*:secret:bench/*"},
+        {"Sid": "Decrypt", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}}},
+        {"Sid": "OwnUser", "Effect": "Allow", "Action": ["iam:GetUser", "iam:ListAccessKeys"],
+         "Resource": "arn:aws:iam::*:user/${aws:username}"}
+    ]);
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+/// Creates the IAM user of the `get-as-user` scenario, its access key, its inline policy and a
+/// resource policy on the secret it reads; returns an API signed with the user's key.
+async fn iam_reader(
+    admin: &Api,
+    conn: &mut Conn,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<Api> {
+    let user = "bench-reader";
+    let created = conn
+        .iam_call(
+            admin,
+            "CreateUser",
+            &[
+                ("UserName", user),
+                ("Tags.member.1.Key", "team"),
+                ("Tags.member.1.Value", "payments"),
+            ],
+        )
+        .await?;
+    let user_arn = client::xml_field(&created, "Arn").context("CreateUser returned no Arn")?;
+    let policy = reader_policy();
+    conn.iam_call(
+        admin,
+        "PutUserPolicy",
+        &[
+            ("UserName", user),
+            ("PolicyName", "reader"),
+            ("PolicyDocument", &policy),
+        ],
+    )
+    .await?;
+    let key = conn
+        .iam_call(admin, "CreateAccessKey", &[("UserName", user)])
+        .await?;
+    let key_id = client::xml_field(&key, "AccessKeyId").context("no AccessKeyId")?;
+    let secret = client::xml_field(&key, "SecretAccessKey").context("no SecretAccessKey")?;
+    let resource_policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": user_arn},
+             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+             "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "secretsmanager:DeleteSecret",
+             "Resource": "*"}
+        ]
+    });
+    conn.call(
+        admin,
+        "PutResourcePolicy",
+        &serde_json::json!({
+            "SecretId": GET_SECRET,
+            "ResourcePolicy": resource_policy.to_string(),
+        }),
+    )
+    .await
+    .context("putting the secret's resource policy")?;
+    Ok(Api::new(addr, REGION, &key_id, &secret))
 }
 
 /// Starts the server `count` times in a row (stopping all but the last) and returns the last

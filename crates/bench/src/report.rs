@@ -241,11 +241,17 @@ impl ScenarioReport {
     }
 }
 
+/// The scenario label of GetSecretValue made by a policy-bound IAM user.
+pub const IAM_USER_GET_LABEL: &str = "GetSecretValue (IAM user)";
+
 #[derive(Serialize, Default)]
 pub struct Ratios {
     /// GetSecretValue req/s over GET /health req/s: of the medians, and within each round.
     pub get_over_health: Option<Ratio>,
     pub describe_over_health: Option<Ratio>,
+    /// GetSecretValue by an IAM user (10-statement policy + resource policy) over the
+    /// administrator's GetSecretValue.
+    pub iam_user_get_over_admin_get: Option<Ratio>,
 }
 
 #[derive(Serialize)]
@@ -276,6 +282,7 @@ impl Ratios {
         Self {
             get_over_health: ratio("GetSecretValue", "GET /health"),
             describe_over_health: ratio("DescribeSecret", "GET /health"),
+            iam_user_get_over_admin_get: ratio(IAM_USER_GET_LABEL, "GetSecretValue"),
         }
     }
 }
@@ -428,7 +435,7 @@ pub fn print_table(report: &Report) {
         s.rounds
     );
     println!(
-        "  {:<16} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>7} {:>7}   req/s per round",
+        "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>7} {:>7}   req/s per round",
         "scenario",
         "conns",
         "req/s",
@@ -454,7 +461,7 @@ pub fn print_table(report: &Report) {
             })
             .collect();
         println!(
-            "  {:<16} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9.1} µs {:>7} {:>7}   {}",
+            "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9.1} µs {:>7} {:>7}   {}",
             scenario.name,
             scenario.rounds.first().map_or(0, |r| r.connections),
             thousands(md.req_per_s),
@@ -486,6 +493,10 @@ pub fn print_table(report: &Report) {
         (
             "DescribeSecret / health",
             &report.ratios.describe_over_health,
+        ),
+        (
+            "GetSecretValue as IAM user / as administrator",
+            &report.ratios.iam_user_get_over_admin_get,
         ),
     ] {
         if let Some(r) = ratio {

@@ -151,6 +151,45 @@ impl Signer {
     }
 }
 
+/// Signs a form-encoded Query-protocol POST (IAM, STS) with `aws-sigv4`: used only to set up
+/// principals, so speed does not matter. Returns the headers to add.
+pub fn sign_query_post(
+    access_key_id: &str,
+    secret_access_key: &str,
+    region: &str,
+    service: &str,
+    host: &str,
+    content_type: &str,
+    body: &[u8],
+) -> anyhow::Result<Vec<(String, String)>> {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    let identity: Identity =
+        Credentials::new(access_key_id, secret_access_key, None, None, "coffer-bench").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()?
+        .into();
+    let headers = [("host", host), ("content-type", content_type)];
+    let signable =
+        SignableRequest::new("POST", "/", headers.into_iter(), SignableBody::Bytes(body))?;
+    let (instructions, _) = sign(signable, &params)?.into_parts();
+    let mut signed = http::Request::new(());
+    instructions.apply_to_request_http1x(&mut signed);
+    Ok(signed
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect())
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
     mac.update(data);
