@@ -11,6 +11,7 @@
 //! connections, which WAL lets run beside the writer. Every call runs on tokio's blocking
 //! pool, never on the async workers.
 
+mod kms_sql;
 mod schema;
 mod sql;
 
@@ -20,8 +21,8 @@ use std::sync::{Arc, Mutex};
 
 use coffer_store::{
     AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind,
-    KeyEncryptionKeyRecord, ListQuery, SecretAggregate, SecretChange, SecretRecord, Store,
-    StoreError, StoreResult, VersionWrite,
+    KeyEncryptionKeyRecord, KmsAliasRecord, KmsKeyRecord, KmsMaterialRecord, ListQuery,
+    SecretAggregate, SecretChange, SecretRecord, Store, StoreError, StoreResult, VersionWrite,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -338,6 +339,142 @@ impl Store for EmbeddedStore {
 
     async fn iam_generation(&self) -> StoreResult<i64> {
         self.read(sql::iam_generation).await
+    }
+
+    async fn kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Option<KmsKeyRecord>> {
+        let (a, r, k) = (account_id.to_owned(), region.to_owned(), key_id.to_owned());
+        self.read(move |c| kms_sql::key(c, &a, &r, &k)).await
+    }
+
+    async fn kms_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<KmsKeyRecord>> {
+        let (a, r) = (account_id.to_owned(), region.to_owned());
+        let after = after.map(str::to_owned);
+        self.read(move |c| kms_sql::keys(c, &a, &r, after.as_deref(), limit))
+            .await
+    }
+
+    async fn create_kms_key(
+        &self,
+        key: KmsKeyRecord,
+        material: KmsMaterialRecord,
+        alias: Option<KmsAliasRecord>,
+    ) -> StoreResult<bool> {
+        self.write(move |tx| kms_sql::create_key(tx, &key, &material, alias.as_ref()))
+            .await
+    }
+
+    async fn update_kms_key(
+        &self,
+        key: KmsKeyRecord,
+        expected_revision: i64,
+        new_material: Option<KmsMaterialRecord>,
+    ) -> StoreResult<()> {
+        self.write(move |tx| {
+            kms_sql::update_key(tx, &key, expected_revision, new_material.as_ref())
+        })
+        .await
+    }
+
+    async fn delete_kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        expected_revision: i64,
+    ) -> StoreResult<bool> {
+        let (a, r, k) = (account_id.to_owned(), region.to_owned(), key_id.to_owned());
+        self.write(move |tx| kms_sql::delete_key(tx, &a, &r, &k, expected_revision))
+            .await
+    }
+
+    async fn kms_materials(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> StoreResult<Vec<KmsMaterialRecord>> {
+        let (a, r, k) = (account_id.to_owned(), region.to_owned(), key_id.to_owned());
+        self.read(move |c| kms_sql::materials(c, &a, &r, &k)).await
+    }
+
+    async fn kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> StoreResult<Option<KmsAliasRecord>> {
+        let (a, r, n) = (
+            account_id.to_owned(),
+            region.to_owned(),
+            alias_name.to_owned(),
+        );
+        self.read(move |c| kms_sql::alias(c, &a, &r, &n)).await
+    }
+
+    async fn kms_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<KmsAliasRecord>> {
+        let (a, r) = (account_id.to_owned(), region.to_owned());
+        let after = after.map(str::to_owned);
+        self.read(move |c| kms_sql::aliases(c, &a, &r, after.as_deref(), limit))
+            .await
+    }
+
+    async fn create_kms_alias(&self, alias: KmsAliasRecord) -> StoreResult<bool> {
+        self.write(move |tx| kms_sql::create_alias(tx, &alias))
+            .await
+    }
+
+    async fn update_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+        target_key_id: &str,
+        updated_at: i64,
+    ) -> StoreResult<bool> {
+        let (a, r, n, t) = (
+            account_id.to_owned(),
+            region.to_owned(),
+            alias_name.to_owned(),
+            target_key_id.to_owned(),
+        );
+        self.write(move |tx| kms_sql::update_alias(tx, &a, &r, &n, &t, updated_at))
+            .await
+    }
+
+    async fn delete_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> StoreResult<bool> {
+        let (a, r, n) = (
+            account_id.to_owned(),
+            region.to_owned(),
+            alias_name.to_owned(),
+        );
+        self.write(move |tx| kms_sql::delete_alias(tx, &a, &r, &n))
+            .await
+    }
+
+    async fn kms_generation(&self) -> StoreResult<i64> {
+        self.read(kms_sql::generation).await
     }
 
     async fn setting_or_insert(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {

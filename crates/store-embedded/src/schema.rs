@@ -83,6 +83,39 @@ const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
     "#,
+    // 2: KMS keys, their material versions (sealed) and aliases.
+    r#"
+    CREATE TABLE kms_keys (
+        account_id TEXT NOT NULL,
+        region     TEXT NOT NULL,
+        key_id     TEXT NOT NULL,
+        document   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revision   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, region, key_id)
+    );
+
+    CREATE TABLE kms_materials (
+        account_id      TEXT NOT NULL,
+        region          TEXT NOT NULL,
+        key_id          TEXT NOT NULL,
+        material_id     TEXT NOT NULL,
+        sealed_material BLOB NOT NULL,
+        created_at      INTEGER NOT NULL,
+        PRIMARY KEY (account_id, region, key_id, material_id)
+    );
+
+    CREATE TABLE kms_aliases (
+        account_id    TEXT NOT NULL,
+        region        TEXT NOT NULL,
+        alias_name    TEXT NOT NULL,
+        target_key_id TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (account_id, region, alias_name)
+    );
+    CREATE INDEX kms_aliases_by_key ON kms_aliases (account_id, region, target_key_id);
+    "#,
 ];
 
 pub fn migrate(connection: &mut Connection) -> StoreResult<()> {

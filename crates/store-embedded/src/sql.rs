@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 const SECRET_COLUMNS: &str = "arn, account_id, region, name, description, kms_key_id, created_at, \
      last_changed_at, last_accessed_day, deletion_date, tags, stages, revision, resource_policy";
 
-fn unavailable(e: rusqlite::Error) -> StoreError {
+pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 

@@ -542,6 +542,220 @@ pub async fn access_keys_are_stored<S: Store>(store: &S) {
     );
 }
 
+fn kms_key(key_id: &str, created_at: i64) -> KmsKeyRecord {
+    KmsKeyRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        key_id: key_id.into(),
+        document: format!("{{\"state\":\"Enabled\",\"n\":{created_at}}}"),
+        created_at,
+        revision: 1,
+    }
+}
+
+fn kms_material(key_id: &str, material_id: &str, created_at: i64) -> KmsMaterialRecord {
+    KmsMaterialRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        key_id: key_id.into(),
+        material_id: material_id.into(),
+        sealed_material: vec![created_at as u8; 60],
+        created_at,
+    }
+}
+
+fn kms_alias(name: &str, target: &str, at: i64) -> KmsAliasRecord {
+    KmsAliasRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        alias_name: name.into(),
+        target_key_id: target.into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn kms_keys_materials_and_aliases_are_stored<S: Store>(store: &S) {
+    let g0 = store.kms_generation().await.unwrap();
+    let a = "11111111-1111-4111-8111-111111111111";
+    let b = "22222222-2222-4222-8222-222222222222";
+    assert!(
+        store
+            .create_kms_key(kms_key(a, 1), kms_material(a, "m1", 1), None)
+            .await
+            .unwrap()
+    );
+    assert!(store.kms_generation().await.unwrap() > g0);
+    assert_eq!(
+        store.kms_key(ACCOUNT, REGION, a).await.unwrap(),
+        Some(kms_key(a, 1))
+    );
+    assert_eq!(store.kms_key(ACCOUNT, "eu-west-1", a).await.unwrap(), None);
+    // The same id again is refused.
+    assert!(matches!(
+        store
+            .create_kms_key(kms_key(a, 2), kms_material(a, "m9", 2), None)
+            .await,
+        Err(StoreError::NameTaken)
+    ));
+
+    // A key with an alias, all or nothing: a second key claiming the alias writes nothing.
+    let alias = kms_alias("alias/aws/secretsmanager", b, 3);
+    assert!(
+        store
+            .create_kms_key(kms_key(b, 3), kms_material(b, "m1", 3), Some(alias.clone()))
+            .await
+            .unwrap()
+    );
+    let c = "33333333-3333-4333-8333-333333333333";
+    let rival = kms_alias("alias/aws/secretsmanager", c, 4);
+    assert!(
+        !store
+            .create_kms_key(kms_key(c, 4), kms_material(c, "m1", 4), Some(rival))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.kms_key(ACCOUNT, REGION, c).await.unwrap(), None);
+    assert!(
+        store
+            .kms_materials(ACCOUNT, REGION, c)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .kms_alias(ACCOUNT, REGION, "alias/aws/secretsmanager")
+            .await
+            .unwrap(),
+        Some(alias)
+    );
+
+    // Updates compare and swap the revision; a rotation adds material in the same step.
+    let mut next = kms_key(a, 1);
+    next.document = "{\"state\":\"Disabled\"}".into();
+    next.revision = 2;
+    store
+        .update_kms_key(next.clone(), 1, Some(kms_material(a, "m2", 5)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.update_kms_key(next.clone(), 1, None).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut ghost = kms_key(c, 1);
+    ghost.revision = 2;
+    assert!(matches!(
+        store.update_kms_key(ghost, 1, None).await,
+        Err(StoreError::NotFound)
+    ));
+    let materials = store.kms_materials(ACCOUNT, REGION, a).await.unwrap();
+    assert_eq!(
+        materials
+            .iter()
+            .map(|m| m.material_id.as_str())
+            .collect::<Vec<_>>(),
+        ["m1", "m2"]
+    );
+    assert_eq!(materials[1], kms_material(a, "m2", 5));
+
+    // Listing pages by key id.
+    let page = store.kms_keys(ACCOUNT, REGION, None, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].key_id, a);
+    let rest = store.kms_keys(ACCOUNT, REGION, Some(a), 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|k| k.key_id.as_str()).collect::<Vec<_>>(),
+        [b]
+    );
+
+    // Aliases: create, list, update, delete.
+    assert!(
+        store
+            .create_kms_alias(kms_alias("alias/app", a, 6))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_kms_alias(kms_alias("alias/app", b, 7))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_kms_alias(ACCOUNT, REGION, "alias/app", b, 8)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_kms_alias(ACCOUNT, REGION, "alias/none", b, 8)
+            .await
+            .unwrap()
+    );
+    let app = store
+        .kms_alias(ACCOUNT, REGION, "alias/app")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (app.target_key_id.as_str(), app.created_at, app.updated_at),
+        (b, 6, 8)
+    );
+    let names: Vec<String> = store
+        .kms_aliases(ACCOUNT, REGION, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alias_name)
+        .collect();
+    assert_eq!(names, ["alias/app", "alias/aws/secretsmanager"]);
+    assert_eq!(
+        store
+            .kms_aliases(ACCOUNT, REGION, Some("alias/app"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .delete_kms_alias(ACCOUNT, REGION, "alias/app")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_kms_alias(ACCOUNT, REGION, "alias/app")
+            .await
+            .unwrap()
+    );
+
+    // Deleting a key removes its material and the aliases naming it.
+    assert!(!store.delete_kms_key(ACCOUNT, REGION, b, 9).await.unwrap());
+    assert!(store.delete_kms_key(ACCOUNT, REGION, b, 1).await.unwrap());
+    assert_eq!(store.kms_key(ACCOUNT, REGION, b).await.unwrap(), None);
+    assert!(
+        store
+            .kms_materials(ACCOUNT, REGION, b)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .kms_alias(ACCOUNT, REGION, "alias/aws/secretsmanager")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.kms_materials(ACCOUNT, REGION, a).await.unwrap().len(),
+        2
+    );
+}
+
 pub async fn resource_policies_are_stored_verbatim<S: Store>(store: &S) {
     let mut record = secret("with-policy", 1);
     let text = "{ \"Version\" : \"2012-10-17\",\n  \"Statement\": [] }";
@@ -837,6 +1051,7 @@ macro_rules! store_behaviour_suite {
             due_deletions_are_found_in_date_order,
             key_encryption_keys_are_kept_and_rewrapped,
             access_keys_are_stored,
+            kms_keys_materials_and_aliases_are_stored,
             settings_keep_the_first_value,
             resource_policies_are_stored_verbatim,
             iam_entities_are_unique_ignoring_case_and_swap_by_revision,

@@ -213,6 +213,107 @@ pub trait Store: Send + Sync + 'static {
     /// caches of principals and compiled policies can tell that they are stale.
     fn iam_generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 
+    /// One KMS key.
+    fn kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<KmsKeyRecord>>> + Send;
+
+    /// KMS keys of an account and region in key-id order, after `after` if given.
+    fn kms_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<KmsKeyRecord>>> + Send;
+
+    /// Creates a key with its first material and, optionally, an alias naming it, all or
+    /// nothing: `false` (nothing written) when the alias exists, so that concurrent creators
+    /// of a well-known alias (`alias/aws/secretsmanager`) end up with one key.
+    /// A taken key id is [`StoreError::NameTaken`].
+    fn create_kms_key(
+        &self,
+        key: KmsKeyRecord,
+        material: KmsMaterialRecord,
+        alias: Option<KmsAliasRecord>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replaces a key's document if its revision is still `expected_revision`
+    /// ([`StoreError::Conflict`] / [`StoreError::NotFound`]), adding `new_material` (a
+    /// rotation) in the same step. The stored revision becomes `key.revision`.
+    fn update_kms_key(
+        &self,
+        key: KmsKeyRecord,
+        expected_revision: i64,
+        new_material: Option<KmsMaterialRecord>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Removes a key, its material and the aliases naming it, if it is still at
+    /// `expected_revision`; false otherwise.
+    fn delete_kms_key(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        expected_revision: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Every material version of a key, oldest first.
+    fn kms_materials(
+        &self,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+    ) -> impl Future<Output = StoreResult<Vec<KmsMaterialRecord>>> + Send;
+
+    /// One alias by its full name (`alias/...`).
+    fn kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> impl Future<Output = StoreResult<Option<KmsAliasRecord>>> + Send;
+
+    /// Aliases of an account and region in name order, after `after` if given.
+    fn kms_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<KmsAliasRecord>>> + Send;
+
+    /// Creates an alias; false when the name is taken.
+    fn create_kms_alias(
+        &self,
+        alias: KmsAliasRecord,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Points an existing alias at another key; false when the alias does not exist.
+    fn update_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+        target_key_id: &str,
+        updated_at: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Removes an alias; false when it did not exist.
+    fn delete_kms_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// A number that grows with every change to KMS keys or aliases, so that caches of key
+    /// states and material can tell that they are stale.
+    fn kms_generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
+
     /// A small named value the server keeps for itself (e.g. the pagination token key,
     /// wrapped). Returns the stored value, inserting `value` first if the name was free, so
     /// that concurrent first starts agree on one value.

@@ -185,3 +185,51 @@ pub struct IamEntityRecord {
     /// Compare-and-swap counter, as for secrets.
     pub revision: i64,
 }
+
+/// A KMS key. Its attributes (state, usage, policy, tags, rotation settings, ...) are a
+/// document owned by the domain; the store keeps it opaque. Key ids are unique per account
+/// and region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsKeyRecord {
+    pub account_id: String,
+    pub region: String,
+    pub key_id: String,
+    /// JSON document of the key's attributes, written and read by the domain.
+    pub document: String,
+    pub created_at: i64,
+    /// Compare-and-swap counter, as for secrets.
+    pub revision: i64,
+}
+
+/// One version of a KMS key's backing key material, sealed under the keyring: the store
+/// never holds it in the clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KmsMaterialRecord {
+    pub account_id: String,
+    pub region: String,
+    pub key_id: String,
+    pub material_id: String,
+    pub sealed_material: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for KmsMaterialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsMaterialRecord")
+            .field("key_id", &self.key_id)
+            .field("material_id", &self.material_id)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A KMS alias (`alias/...`), unique per account and region (case-sensitive, as in KMS).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsAliasRecord {
+    pub account_id: String,
+    pub region: String,
+    pub alias_name: String,
+    pub target_key_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
