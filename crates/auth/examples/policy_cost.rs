@@ -65,6 +65,7 @@ fn main() {
         session: None,
         resource: Some(&resource),
         resource_account: "111122223333",
+        resource_authoritative: false,
     };
 
     let run = || {

@@ -160,6 +160,7 @@ struct Case {
     resource_policy: Option<String>,
     resource_kind: PolicyKind,
     resource_account: &'static str,
+    resource_authoritative: bool,
     action: &'static str,
     resource: &'static str,
     ctx: Vec<(&'static str, V)>,
@@ -176,6 +177,7 @@ fn case(name: impl Into<String>, expect: Decision) -> Case {
         resource_policy: None,
         resource_kind: PolicyKind::Resource,
         resource_account: ACCT,
+        resource_authoritative: false,
         action: GET,
         resource: SECRET,
         ctx: vec![],
@@ -207,6 +209,12 @@ impl Case {
     fn trust(mut self, p: impl Into<String>) -> Self {
         self.resource_policy = Some(p.into());
         self.resource_kind = PolicyKind::Trust;
+        self
+    }
+    /// A KMS key policy: authoritative (identity policies count only through an account grant).
+    fn key_policy(mut self, p: impl Into<String>) -> Self {
+        self.resource_policy = Some(p.into());
+        self.resource_authoritative = true;
         self
     }
     fn owner(mut self, acct: &'static str) -> Self {
@@ -963,6 +971,19 @@ fn evaluation_cases() -> Vec<Case> {
             .id(allow(GET, "*"))
             .res(res_allow(r#"{"AWS":"arn:aws:iam::444455556666:role/Reader"}"#, GET)),
         case("cross-account identity side own resource", Allow).who(Who::Bob).owner(OTHER).id(allow(GET, "*")).on(OTHER_SECRET),
+        // KMS key policies are authoritative.
+        case("key policy: identity allow alone is not enough", deny(NoResourceAllow)).id(allow(GET, "*")).key_policy(res_allow(bob, GET)),
+        case("key policy: no key policy statement for anyone", deny(NoResourceAllow)).id(allow(GET, "*")).key_policy(res_allow(r#"{"AWS":"arn:aws:iam::111122223333:user/carol"}"#, GET)),
+        case("key policy: account grant delegates to identity allow", Allow).id(allow(GET, "*")).key_policy(res_allow(acct_root, GET)),
+        case("key policy: account grant without identity allow", deny(NoIdentityAllow)).key_policy(res_allow(acct_root, GET)),
+        case("key policy: user named directly needs no identity allow", Allow).key_policy(res_allow(alice, GET)),
+        case("key policy: identity deny beats a direct grant", deny(ExplicitIdentity)).id(deny_get.clone()).key_policy(res_allow(alice, GET)),
+        case("key policy: key policy deny beats identity allow", deny(ExplicitResource)).id(allow(GET, "*")).key_policy(res_deny(acct_root, GET)),
+        case("key policy: boundary limits account delegation", deny(NoBoundaryAllow)).id(allow(GET, "*")).boundary(allow("kms:*", "*")).key_policy(res_allow(acct_root, GET)),
+        case("key policy: role named, session policy applies", deny(NoSessionAllow)).who(Who::Session).session(allow("kms:*", "*")).key_policy(res_allow(role, GET)),
+        case("key policy: cross-account needs both sides", deny(NoIdentityAllow)).who(Who::Bob).key_policy(res_allow(other_root, GET)),
+        case("key policy: cross-account both sides", Allow).who(Who::Bob).id(allow(GET, "*")).key_policy(res_allow(other_root, GET)),
+        case("key policy: cross-account identity only", deny(NoResourceAllow)).who(Who::Bob).id(allow(GET, "*")).key_policy(res_allow(acct_root, GET)),
         // Root.
         case("root of own account, no policies", Allow).who(Who::Root),
         case("root of own account, resource deny", deny(ExplicitResource)).who(Who::Root).res(res_deny(r#""*""#, GET)),
@@ -1162,6 +1183,7 @@ fn run(c: &Case) -> Decision {
         session: session.as_ref(),
         resource: resource.as_ref(),
         resource_account: c.resource_account,
+        resource_authoritative: c.resource_authoritative,
     };
     evaluate(&p, &ctx, &set)
 }
@@ -1228,6 +1250,7 @@ fn context_builder_borrows_and_owns() {
         session: None,
         resource: None,
         resource_account: ACCT,
+        resource_authoritative: false,
     };
     // The later value for the same key replaces the earlier one.
     assert_eq!(evaluate(&principal(Who::Alice), &ctx, &set), Allow);

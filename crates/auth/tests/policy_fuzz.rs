@@ -183,6 +183,7 @@ fn exercise(text: &str) {
                 session: None,
                 resource,
                 resource_account: "111122223333",
+                resource_authoritative: false,
             };
             let _ = evaluate(&principal, &ctx, &set);
         }
@@ -254,6 +255,7 @@ fn pathological_globs_are_fast() {
         session: None,
         resource: None,
         resource_account: "111122223333",
+        resource_authoritative: false,
     };
     assert!(!evaluate(&principal, &ctx, &set).is_allow());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));

@@ -157,6 +157,8 @@ struct World {
     ip: Option<bool>,
     team_tag: Option<bool>,
     tag_keys: Option<Vec<usize>>,
+    /// The resource policy is a KMS key policy (authoritative).
+    key_policy: bool,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -175,6 +177,7 @@ fn world() -> impl Strategy<Value = World> {
             prop::option::of(any::<bool>()),
             prop::option::of(prop::collection::vec(0..3usize, 0..3)),
         ),
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -186,6 +189,7 @@ fn world() -> impl Strategy<Value = World> {
                 action,
                 resource_arn,
                 (tls, ip, team_tag, tag_keys),
+                key_policy,
             )| World {
                 identity,
                 boundary,
@@ -198,6 +202,7 @@ fn world() -> impl Strategy<Value = World> {
                 ip,
                 team_tag,
                 tag_keys,
+                key_policy,
             },
         )
 }
@@ -295,6 +300,7 @@ fn decide(w: &World) -> Decision {
         session: session.as_ref(),
         resource: resource.as_ref(),
         resource_account: ACCT,
+        resource_authoritative: w.key_policy,
     };
     evaluate(&principal(w.who), &ctx, &set)
 }

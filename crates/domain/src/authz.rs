@@ -83,6 +83,9 @@ pub struct Resource<'a> {
     pub account: &'a str,
     /// The resource's policy: a cache key (the resource ARN) and the text.
     pub policy: Option<(&'a str, &'a str)>,
+    /// The policy is a KMS key policy: nothing is allowed that it does not allow, for the
+    /// caller or (delegating to identity policies) for the caller's account.
+    pub policy_is_authoritative: bool,
 }
 
 struct CompiledPrincipal {
@@ -151,6 +154,7 @@ impl Authorizer {
             session: compiled.session.as_ref(),
             resource: resource_policy.as_ref().map(|p| &p.policy),
             resource_account: resource.account,
+            resource_authoritative: resource.policy_is_authoritative,
         };
         match evaluate(&compiled.info, &context, &policies) {
             Decision::Allow => Ok(Ok(())),

@@ -18,6 +18,10 @@ pub struct PolicySet<'a> {
     pub resource: Option<&'a Policy>,
     /// The account that owns the resource.
     pub resource_account: &'a str,
+    /// KMS key policies are authoritative (companion §6.5): identity policies count only
+    /// where the resource policy allows the caller's account, and without a resource-policy
+    /// allow nothing is allowed, even within the account.
+    pub resource_authoritative: bool,
 }
 
 /// The outcome of [`evaluate`].
@@ -251,6 +255,22 @@ pub fn evaluate(
             DenyReason::NoIdentityAllow
         }
     };
+    if policies.resource_authoritative {
+        let allowed = match resource {
+            Some(PrincipalMatch::Direct) => true,
+            Some(PrincipalMatch::ViaRole) => boundary_ok && session_ok,
+            Some(PrincipalMatch::ViaAccount) => identity_ok,
+            None => false,
+        } && (same_account || identity_ok);
+        return match (allowed, resource) {
+            (true, _) => Decision::Allow,
+            (false, None) => Decision::Deny(DenyReason::NoResourceAllow),
+            (false, Some(how)) if identity_allow || how == PrincipalMatch::ViaRole => {
+                Decision::Deny(side_reason())
+            }
+            (false, Some(_)) => Decision::Deny(DenyReason::NoIdentityAllow),
+        };
+    }
     if same_account {
         // Step 4: union of the identity allow and a direct resource grant; a grant to the account only delegates.
         let allowed = identity_ok

@@ -139,6 +139,7 @@ impl<S: Store> IamService<S> {
             named_as: Some(resource),
             account: &caller.account_id,
             policy: None,
+            policy_is_authoritative: false,
         };
         match self
             .authorizer

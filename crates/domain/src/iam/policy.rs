@@ -97,6 +97,7 @@ pub(crate) fn decide(
             session: session.as_ref(),
             resource: resource_policy,
             resource_account,
+            resource_authoritative: false,
         },
     )
 }

@@ -203,6 +203,7 @@ impl<S: Store> SecretsService<S> {
             named_as: None,
             account: &caller.account_id,
             policy: None,
+            policy_is_authoritative: false,
         };
         self.authorize(caller, access, resource, None).await
     }
@@ -241,6 +242,7 @@ impl<S: Store> SecretsService<S> {
                         .resource_policy
                         .as_deref()
                         .map(|text| (secret.arn.as_str(), text)),
+                    policy_is_authoritative: false,
                 };
                 self.authorize(caller, access, resource, secret.tags.as_deref())
                     .await?;
@@ -253,6 +255,7 @@ impl<S: Store> SecretsService<S> {
                     named_as: Some(secret_id),
                     account: &caller.account_id,
                     policy: None,
+                    policy_is_authoritative: false,
                 };
                 self.authorize(caller, access, resource, None).await?;
                 Err(SecretsError::SecretNotFound)
@@ -617,6 +620,7 @@ impl<S: Store> SecretsService<S> {
                 named_as: Some(&input.name),
                 account: &caller.account_id,
                 policy: None,
+                policy_is_authoritative: false,
             };
             self.authorize(
                 caller,
