@@ -3,19 +3,28 @@
 //! Key hierarchy (Vault's barrier, AWS's envelope encryption):
 //!
 //! ```text
-//! root key (32 bytes; <data-dir>/root.key or COFFER_ROOT_KEY)
+//! root key (32 bytes; <data-dir>/root.key, COFFER_ROOT_KEY, or recombined unseal shares)
 //!   └─ wraps key-encryption keys (KEKs), stored in the store under their id
-//!        └─ wrap one fresh 256-bit data key per secret version
-//!             └─ encrypts that version's value (AES-256-GCM)
+//!        ├─ wrap one fresh 256-bit data key per secret version (envelope format 1)
+//!        │    └─ encrypts that version's value (AES-256-GCM)
+//!        └─ seal the material of KMS keys (one 256-bit key per KMS key version)
+//!             └─ encrypts KMS ciphertexts, among them the data keys of secret
+//!                versions sealed under a KMS key (envelope format 2)
 //! ```
 //!
 //! Every AES-GCM operation binds associated data that names what the ciphertext is for (a
-//! KEK id, or a secret ARN and version id), so a ciphertext moved to another row fails to
-//! open instead of decrypting under the wrong name. Nonces are 96-bit random values drawn by
-//! aws-lc-rs's `RandomizedNonceKey`, so a nonce can never be chosen twice by mistake; with
-//! a fresh data key per version each data key encrypts exactly one value, far inside the
-//! 2^32 random-nonce budget of NIST SP 800-38D. Rotating the root key rewraps the KEKs only;
-//! secret ciphertexts are untouched.
+//! KEK id, a secret ARN and version id, a KMS key and its encryption context), so a
+//! ciphertext moved to another row fails to open instead of decrypting under the wrong name.
+//! Nonces are 96-bit random values drawn by aws-lc-rs's `RandomizedNonceKey`, so a nonce can
+//! never be chosen twice by mistake; with a fresh data key per version each data key encrypts
+//! exactly one value, far inside the 2^32 random-nonce budget of NIST SP 800-38D. KMS key
+//! material is the exception that encrypts many messages: see [`kms_encrypt`] for its
+//! budget. Rotating the root key rewraps the KEKs only; KMS material and secret
+//! ciphertexts are untouched.
+//!
+//! The root key can be split into Shamir unseal shares ([`split_root_key`]) so that no single
+//! operator holds it; a stored [`RootKey::check_value`] tells a correctly recombined key from
+//! the wrong key that too few or mismatched shares produce.
 //!
 //! Every plaintext key is held in `Zeroizing` buffers and wiped on drop; `Debug` never
 //! prints key bytes.
@@ -24,12 +33,23 @@
 
 mod envelope;
 mod keys;
+mod kms;
 mod root_key;
+mod shamir;
 mod token;
 
-pub use envelope::{EncryptionContext, SecretPlaintext};
+pub use envelope::{
+    EncryptionContext, SecretPlaintext, open_secret_value_with_data_key,
+    open_secret_value_with_kms, seal_secret_value_with_data_key, seal_secret_value_with_kms,
+    sealed_data_key_blob,
+};
 pub use keys::{KeyEncryptionKey, Keyring, WrappedKey};
+pub use kms::{
+    CiphertextKey, KmsKeyMaterial, MAX_RANDOM_BYTES, ciphertext_key, generate_data_key,
+    kms_decrypt, kms_encrypt, random_bytes,
+};
 pub use root_key::{RootKey, RootKeySource};
+pub use shamir::{UnsealShare, combine_shares, split_root_key};
 pub use token::TokenSigner;
 
 /// What can go wrong with keys and ciphertexts. Messages never include key or value bytes.
@@ -51,6 +71,16 @@ pub enum CryptoError {
     /// The root key file could not be read or written.
     #[error("root key file {path}: {message}")]
     RootKeyFile { path: String, message: String },
+    /// An argument is malformed or out of range (a key id that is not a UUID, a length
+    /// outside what the operation allows). Never carries key or value bytes.
+    #[error("invalid argument: {0}")]
+    InvalidInput(String),
+    /// An unseal share was mistyped, altered, or does not fit with the others.
+    #[error("invalid unseal share: {0}")]
+    InvalidShare(String),
+    /// Fewer unseal shares were given than the split's threshold.
+    #[error("{threshold} unseal shares are needed, {given} were given")]
+    NotEnoughShares { given: usize, threshold: u8 },
     /// The system random generator or AES failed (should not happen).
     #[error("cryptographic operation failed")]
     Unspecified,

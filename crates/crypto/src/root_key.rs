@@ -106,6 +106,23 @@ impl RootKey {
     /// A 32-byte key for `purpose`, derived with HKDF-SHA256 so that each use of the root key
     /// gets an independent key and none of them reveals the root key.
     pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        self.hkdf(b"coffer root key derivation v1", purpose.as_bytes())
+    }
+
+    /// A value derived from the key that is safe to store beside the unseal shares' holders:
+    /// it reveals nothing of the key, but tells whether recombined shares gave back this key
+    /// ([`RootKey::matches_check_value`]), which Shamir's scheme alone cannot.
+    pub fn check_value(&self) -> [u8; KEY_LEN] {
+        // A salt of its own, so no purpose string passed to `derive` can produce it.
+        *self.hkdf(b"coffer root key check value v1", b"")
+    }
+
+    /// Whether `check_value` is this key's [`RootKey::check_value`], in constant time.
+    pub fn matches_check_value(&self, check_value: &[u8]) -> bool {
+        crate::constant_time_eq(&self.check_value(), check_value)
+    }
+
+    fn hkdf(&self, salt: &[u8], info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
         use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
         struct Len;
         impl aws_lc_rs::hkdf::KeyType for Len {
@@ -114,13 +131,18 @@ impl RootKey {
             }
         }
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
-        let info = [purpose.as_bytes()];
-        Salt::new(HKDF_SHA256, b"coffer root key derivation v1")
+        let info = [info];
+        Salt::new(HKDF_SHA256, salt)
             .extract(self.bytes.as_ref())
             .expand(&info, Len)
             .and_then(|okm| okm.fill(out.as_mut()))
             .expect("HKDF-SHA256 output of 32 bytes is always valid");
         out
+    }
+
+    /// A root key from bytes recombined inside this crate (unseal shares).
+    pub(crate) fn from_bytes(bytes: Zeroizing<[u8; KEY_LEN]>) -> RootKey {
+        RootKey { bytes }
     }
 
     pub(crate) fn bytes(&self) -> &[u8; KEY_LEN] {
@@ -215,5 +237,19 @@ mod tests {
         assert_ne!(*key.derive("a"), *key.derive("b"));
         assert_eq!(*key.derive("a"), *key.derive("a"));
         assert_ne!(&*key.derive("a"), key.bytes());
+    }
+
+    #[test]
+    fn check_values_tell_keys_apart() {
+        let key = RootKey::generate().unwrap();
+        let other = RootKey::generate().unwrap();
+        let check = key.check_value();
+        assert_eq!(check, key.check_value());
+        assert!(key.matches_check_value(&check));
+        assert!(!other.matches_check_value(&check));
+        assert!(!key.matches_check_value(&check[..16]));
+        assert!(!key.matches_check_value(&[]));
+        assert_ne!(&check, key.bytes());
+        assert_ne!(check, *key.derive(""));
     }
 }
