@@ -12,6 +12,7 @@ pub mod error;
 pub mod iam;
 pub mod identity;
 pub mod keyring;
+pub mod kms;
 pub mod random;
 pub mod secrets;
 pub mod value;

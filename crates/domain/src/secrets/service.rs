@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use crate::authz::{Authorizer, Resource};
 use crate::clock::{Clock, Millis, start_of_day};
 use crate::error::{SecretsError, SecretsResult, window_millis};
+use crate::kms::KmsService;
 use crate::random::Randomness;
 use crate::secrets::arn::{self, SecretRef};
 use crate::secrets::cache::SecretCache;
@@ -75,6 +76,7 @@ pub struct SecretsService<S: Store> {
     partition: String,
     /// Decides for [`Actor::Principal`] callers; without one, they are refused.
     authorizer: Option<Arc<Authorizer>>,
+    kms: Option<Arc<KmsService<S>>>,
 }
 
 /// The request's own condition keys, added to the context an operation is authorised with.
@@ -140,7 +142,16 @@ impl<S: Store> SecretsService<S> {
             cache: SecretCache::new(config.cache_secrets, config.cache_value_bytes),
             partition: config.partition,
             authorizer: None,
+            kms: None,
         }
+    }
+
+    /// Seals new versions under KMS keys (the secret's `KmsKeyId`, or `aws/secretsmanager`)
+    /// and opens them through KMS, on the caller's behalf. Without it, values are sealed
+    /// under the keyring alone.
+    pub fn with_kms(mut self, kms: Arc<KmsService<S>>) -> Self {
+        self.kms = Some(kms);
+        self
     }
 
     /// Authorises every [`Actor::Principal`] call with `authorizer`.
