@@ -131,6 +131,15 @@ pub enum SecretsError {
     DecryptionFailure,
     #[error("Secrets Manager can't encrypt the protected secret text using the provided KMS key.")]
     EncryptionFailure,
+    /// The KMS key is disabled or pending deletion; the reason is KMS's message.
+    #[error(
+        "Secrets Manager can't decrypt the protected secret text using the provided KMS key. {0}"
+    )]
+    KmsKeyUnusableForDecryption(String),
+    #[error(
+        "Secrets Manager can't encrypt the protected secret text using the provided KMS key. {0}"
+    )]
+    KmsKeyUnusableForEncryption(String),
 
     // InternalServiceError: the cause is for logs only, never for the client.
     #[error("An internal error occurred in Coffer. Retry the request.")]

@@ -44,3 +44,34 @@ pub async fn open_keyring<S: Store>(
         .map_err(|_| KeyringError::WrongRootKey)?;
     Ok(Keyring::new(keys).expect("at least one key-encryption key exists"))
 }
+
+/// Root-key rotation: re-wraps every key-encryption key under `new_root`, in one store
+/// write. Nothing else changes — KMS key material, access keys and secret values are sealed
+/// under the KEKs, not under the root key, so none of them is rewritten. Returns the
+/// keyring, unchanged in content, for the caller to keep using.
+pub async fn rotate_root_key<S: Store>(
+    store: &S,
+    old_root: &RootKey,
+    new_root: &RootKey,
+    now: Millis,
+) -> Result<Keyring, KeyringError> {
+    let keyring = open_keyring(store, old_root, now).await?;
+    let records = store.key_encryption_keys().await?;
+    let rewrapped = keyring
+        .rewrap(new_root)?
+        .into_iter()
+        .map(|(key_id, wrapped_material)| {
+            let created_at = records
+                .iter()
+                .find(|r| r.key_id == key_id)
+                .map_or(now, |r| r.created_at);
+            KeyEncryptionKeyRecord {
+                key_id,
+                wrapped_material,
+                created_at,
+            }
+        })
+        .collect();
+    store.rewrap_key_encryption_keys(rewrapped).await?;
+    Ok(keyring)
+}

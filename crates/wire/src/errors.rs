@@ -181,8 +181,10 @@ impl From<&SecretsError> for AwsError {
             | TooManyTags => "InvalidParameterException",
             TooManyStagingLabels | TooManyVersions => "LimitExceededException",
             InvalidNextToken => "InvalidNextTokenException",
-            KmsKeyNotFound | EncryptionFailure => "EncryptionFailure",
-            DecryptionFailure => "DecryptionFailure",
+            KmsKeyNotFound | EncryptionFailure | KmsKeyUnusableForEncryption(_) => {
+                "EncryptionFailure"
+            }
+            DecryptionFailure | KmsKeyUnusableForDecryption(_) => "DecryptionFailure",
             Internal { .. } => return AwsError::internal(),
         };
         AwsError::modeled(error_type, e.to_string())

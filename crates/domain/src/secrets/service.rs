@@ -416,17 +416,35 @@ impl<S: Store> SecretsService<S> {
 
     // ----- values -----------------------------------------------------------------------
 
-    fn seal(&self, arn: &str, version_id: &str, value: &SecretValue) -> SecretsResult<Vec<u8>> {
+    /// Seals a new version's value: under the secret's KMS key (`kms_key_id` as stored: a
+    /// key ARN, or `None` for `aws/secretsmanager`) on the caller's behalf, or under the
+    /// keyring alone when no KMS is configured.
+    async fn seal(
+        &self,
+        caller: &Caller,
+        kms_key_id: Option<&str>,
+        arn: &str,
+        version_id: &str,
+        value: &SecretValue,
+    ) -> SecretsResult<Vec<u8>> {
         let plaintext = value.to_plaintext();
-        self.keyring
-            .seal_secret_value(
-                EncryptionContext {
-                    secret_arn: arn,
-                    version_id,
-                },
-                &plaintext,
-            )
-            .map_err(|_| SecretsError::EncryptionFailure)
+        let context = EncryptionContext {
+            secret_arn: arn,
+            version_id,
+        };
+        let Some(kms) = &self.kms else {
+            return self
+                .keyring
+                .seal_secret_value(context, &plaintext)
+                .map_err(|_| SecretsError::EncryptionFailure);
+        };
+        let key = kms
+            .secret_key(caller, kms_key_id)
+            .await
+            .map_err(|e| kms_error(e, false))?;
+        kms.seal_secret_value(caller, &key, context, &plaintext)
+            .await
+            .map_err(|e| kms_error(e, false))
     }
 
     async fn sealed_value(
@@ -450,24 +468,45 @@ impl<S: Store> SecretsService<S> {
         Ok(loaded)
     }
 
-    fn open(&self, arn: &str, version_id: &str, sealed: &[u8]) -> SecretsResult<SecretValue> {
-        let plaintext = self
-            .keyring
-            .open_secret_value(
-                EncryptionContext {
-                    secret_arn: arn,
-                    version_id,
-                },
-                sealed,
-            )
-            .map_err(|_| SecretsError::DecryptionFailure)?;
+    async fn open(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        version_id: &str,
+        sealed: &[u8],
+    ) -> SecretsResult<SecretValue> {
+        let plaintext = self.open_plaintext(caller, arn, version_id, sealed).await?;
         SecretValue::from_plaintext(&plaintext)
+    }
+
+    async fn open_plaintext(
+        &self,
+        caller: &Caller,
+        arn: &str,
+        version_id: &str,
+        sealed: &[u8],
+    ) -> SecretsResult<coffer_crypto::SecretPlaintext> {
+        let context = EncryptionContext {
+            secret_arn: arn,
+            version_id,
+        };
+        match &self.kms {
+            None => self
+                .keyring
+                .open_secret_value(context, sealed)
+                .map_err(|_| SecretsError::DecryptionFailure),
+            Some(kms) => kms
+                .open_secret_value(caller, context, sealed)
+                .await
+                .map_err(|e| kms_error(e, true)),
+        }
     }
 
     /// Whether a stored version holds exactly `value` (same type, same bytes), compared in
     /// constant time so the comparison leaks nothing about the stored value.
     async fn holds_value(
         &self,
+        caller: &Caller,
         aggregate: &SecretAggregate,
         version_id: &str,
         value: &SecretValue,
@@ -476,33 +515,40 @@ impl<S: Store> SecretsService<S> {
             return Ok(false);
         };
         let plaintext = self
-            .keyring
-            .open_secret_value(
-                EncryptionContext {
-                    secret_arn: &aggregate.secret.arn,
-                    version_id,
-                },
-                &sealed,
-            )
-            .map_err(|_| SecretsError::DecryptionFailure)?;
+            .open_plaintext(caller, &aggregate.secret.arn, version_id, &sealed)
+            .await?;
         let candidate = value.to_plaintext();
         Ok(coffer_crypto::constant_time_eq(&plaintext, &candidate))
     }
 
-    fn check_kms_key(&self, caller: &Caller, kms_key_id: &str) -> SecretsResult<()> {
-        // Until customer managed keys exist, only the default key's names are accepted.
+    /// Resolves a `KmsKeyId` parameter to what a secret stores: `None` for the AWS managed
+    /// key `aws/secretsmanager` (AWS omits it from DescribeSecret), the key ARN otherwise.
+    async fn kms_key_ref(
+        &self,
+        caller: &Caller,
+        kms_key_id: &str,
+    ) -> SecretsResult<Option<String>> {
         let default_alias_arn = format!(
-            "arn:{}:kms:{}:{}:alias/aws/secretsmanager",
-            self.partition, caller.region, caller.account_id
+            "arn:{}:kms:{}:{}:{}",
+            self.partition,
+            caller.region,
+            caller.account_id,
+            crate::kms::SECRETS_MANAGER_ALIAS
         );
         if kms_key_id.is_empty()
-            || kms_key_id == "alias/aws/secretsmanager"
+            || kms_key_id == crate::kms::SECRETS_MANAGER_ALIAS
             || kms_key_id == default_alias_arn
         {
-            Ok(())
-        } else {
-            Err(SecretsError::KmsKeyNotFound)
+            return Ok(None);
         }
+        let Some(kms) = &self.kms else {
+            return Err(SecretsError::KmsKeyNotFound);
+        };
+        let key = kms
+            .secret_key(caller, Some(kms_key_id))
+            .await
+            .map_err(|e| kms_error(e, false))?;
+        Ok((key.doc.key_manager == crate::kms::KeyManager::Customer).then(|| key.arn.clone()))
     }
 
     /// The idempotency rule of value-creating writes (spec §4.6): `true` when the token
@@ -510,6 +556,7 @@ impl<S: Store> SecretsService<S> {
     /// an error when it holds another value, `false` when there is no such value yet.
     async fn is_retry(
         &self,
+        caller: &Caller,
         current: &SecretAggregate,
         token: &str,
         value: &SecretValue,
@@ -521,7 +568,7 @@ impl<S: Store> SecretsService<S> {
         {
             return Ok(false);
         }
-        if self.holds_value(current, token, value).await? {
+        if self.holds_value(caller, current, token, value).await? {
             Ok(true)
         } else {
             Err(SecretsError::ClientRequestTokenInUse {
@@ -534,8 +581,10 @@ impl<S: Store> SecretsService<S> {
     /// Stages a new version (or the value of a rotation's placeholder, which has the token
     /// as its id and no value yet) on `change`, with its labels and the retention rule.
     /// Returns the labels the version ends with.
-    fn stage_new_value(
+    #[allow(clippy::too_many_arguments)]
+    async fn stage_new_value(
         &self,
+        caller: &Caller,
         current: &SecretAggregate,
         change: &mut SecretChange,
         token: &str,
@@ -544,7 +593,15 @@ impl<S: Store> SecretsService<S> {
         now: Millis,
     ) -> SecretsResult<Vec<String>> {
         let placeholder = current.versions.iter().find(|v| v.version_id == token);
-        let sealed = self.seal(&current.secret.arn, token, value)?;
+        let sealed = self
+            .seal(
+                caller,
+                current.secret.kms_key_id.as_deref(),
+                &current.secret.arn,
+                token,
+                value,
+            )
+            .await?;
         let meta = VersionMeta {
             version_id: token.to_owned(),
             created_at: placeholder.map_or(now, |p| p.created_at),
@@ -564,6 +621,60 @@ impl<S: Store> SecretsService<S> {
             ciphertext: Some(sealed),
         });
         Ok(labels::labels_of(&change.secret.stages, token))
+    }
+
+    /// After a change of KMS key, the versions labelled AWSCURRENT, AWSPENDING and
+    /// AWSPREVIOUS are re-encrypted under the new key, as AWS does; other versions keep the
+    /// key they were sealed under.
+    async fn reencrypt_labelled_versions(
+        &self,
+        caller: &Caller,
+        current: &SecretAggregate,
+        change: &mut SecretChange,
+    ) -> SecretsResult<()> {
+        let new_key = change.secret.kms_key_id.clone();
+        for label in [AWSCURRENT, "AWSPENDING", "AWSPREVIOUS"] {
+            let Some(version_id) = current.secret.stages.get(label) else {
+                continue;
+            };
+            if change
+                .put_versions
+                .iter()
+                .any(|w| &w.meta.version_id == version_id)
+            {
+                continue;
+            }
+            let Some(meta) = current
+                .versions
+                .iter()
+                .find(|v| &v.version_id == version_id && v.has_value)
+            else {
+                continue;
+            };
+            let Some(sealed) = self.sealed_value(current, version_id).await? else {
+                continue;
+            };
+            let value = self
+                .open(caller, &current.secret.arn, version_id, &sealed)
+                .await?;
+            let resealed = self
+                .seal(
+                    caller,
+                    new_key.as_deref(),
+                    &current.secret.arn,
+                    version_id,
+                    &value,
+                )
+                .await?;
+            change.put_versions.push(VersionWrite {
+                meta: VersionMeta {
+                    kms_key_id: new_key.clone(),
+                    ..meta.clone()
+                },
+                ciphertext: Some(resealed),
+            });
+        }
+        Ok(())
     }
 
     // ----- operations ---------------------------------------------------------------------
@@ -589,9 +700,6 @@ impl<S: Store> SecretsService<S> {
             .is_some_and(|r| !r.is_empty())
         {
             return Err(SecretsError::InvalidReplicaRegion);
-        }
-        if let Some(kms_key_id) = &input.kms_key_id {
-            self.check_kms_key(caller, kms_key_id)?;
         }
         let tags = match input.tags {
             Some(inputs) if !inputs.is_empty() => {
@@ -652,6 +760,10 @@ impl<S: Store> SecretsService<S> {
             }
         }
 
+        let kms_key_ref = match input.kms_key_id.as_deref() {
+            Some(given) => self.kms_key_ref(caller, given).await?,
+            None => None,
+        };
         for _ in 0..MAX_WRITE_ATTEMPTS {
             if let Some(existing) = self
                 .store
@@ -659,7 +771,7 @@ impl<S: Store> SecretsService<S> {
                 .await?
             {
                 return self
-                    .create_conflict(&existing, &token, value.as_ref())
+                    .create_conflict(caller, &existing, &token, value.as_ref())
                     .await;
             }
             let now = self.clock.now();
@@ -677,7 +789,7 @@ impl<S: Store> SecretsService<S> {
                 region: caller.region.clone(),
                 name: input.name.clone(),
                 description: description.clone(),
-                kms_key_id: None,
+                kms_key_id: kms_key_ref.clone(),
                 created_at: now,
                 last_changed_at: now,
                 last_accessed_day: None,
@@ -689,13 +801,15 @@ impl<S: Store> SecretsService<S> {
             };
             let mut versions = Vec::new();
             if let Some(value) = &value {
-                let sealed = self.seal(&secret_arn, &token, value)?;
+                let sealed = self
+                    .seal(caller, kms_key_ref.as_deref(), &secret_arn, &token, value)
+                    .await?;
                 versions.push(VersionWrite {
                     meta: VersionMeta {
                         version_id: token.clone(),
                         created_at: now,
                         last_accessed_day: None,
-                        kms_key_id: None,
+                        kms_key_id: kms_key_ref.clone(),
                         has_value: true,
                     },
                     ciphertext: Some(sealed),
@@ -722,6 +836,7 @@ impl<S: Store> SecretsService<S> {
 
     async fn create_conflict(
         &self,
+        caller: &Caller,
         existing: &SecretAggregate,
         token: &str,
         value: Option<&SecretValue>,
@@ -735,7 +850,7 @@ impl<S: Store> SecretsService<S> {
                 .iter()
                 .any(|v| v.version_id == token && v.has_value)
         {
-            if self.holds_value(existing, token, value).await? {
+            if self.holds_value(caller, existing, token, value).await? {
                 return Ok(CreateSecretOutput {
                     arn: existing.secret.arn.clone(),
                     name: existing.secret.name.clone(),
@@ -782,6 +897,7 @@ impl<S: Store> SecretsService<S> {
             return Err(SecretsError::MarkedForDeletion);
         }
         self.read_value(
+            caller,
             &aggregate,
             input.version_id.as_deref(),
             input.version_stage.as_deref(),
@@ -791,6 +907,7 @@ impl<S: Store> SecretsService<S> {
 
     async fn read_value(
         &self,
+        caller: &Caller,
         aggregate: &SecretAggregate,
         version_id: Option<&str>,
         version_stage: Option<&str>,
@@ -830,7 +947,9 @@ impl<S: Store> SecretsService<S> {
             .sealed_value(aggregate, &selected.version_id)
             .await?
             .ok_or_else(missing)?;
-        let value = self.open(&secret.arn, &selected.version_id, &sealed)?;
+        let value = self
+            .open(caller, &secret.arn, &selected.version_id, &sealed)
+            .await?;
 
         let today = start_of_day(self.clock.now());
         if secret.last_accessed_day != Some(today) || selected.last_accessed_day != Some(today) {
@@ -879,13 +998,22 @@ impl<S: Store> SecretsService<S> {
                 version_id: token.clone(),
                 version_stages,
             };
-            if self.is_retry(&current, &token, &value).await? {
+            if self.is_retry(caller, &current, &token, &value).await? {
                 return Ok(output(labels::labels_of(&current.secret.stages, &token)));
             }
             let now = self.clock.now();
             let mut change = self.change(&current, current.secret.clone(), now);
-            let labels =
-                self.stage_new_value(&current, &mut change, &token, &value, &requested, now)?;
+            let labels = self
+                .stage_new_value(
+                    caller,
+                    &current,
+                    &mut change,
+                    &token,
+                    &value,
+                    &requested,
+                    now,
+                )
+                .await?;
             if self.try_commit(change).await? {
                 return Ok(output(labels));
             }
@@ -906,9 +1034,6 @@ impl<S: Store> SecretsService<S> {
         }
         if input.secret_type.as_deref().is_some_and(|t| !t.is_empty()) {
             return Err(SecretsError::UnsupportedSecretType);
-        }
-        if let Some(kms_key_id) = &input.kms_key_id {
-            self.check_kms_key(caller, kms_key_id)?;
         }
         let current_label = [AWSCURRENT.to_owned()];
         let described = input.description.clone();
@@ -933,6 +1058,15 @@ impl<S: Store> SecretsService<S> {
             let now = self.clock.now();
             let mut change = self.change(&current, current.secret.clone(), now);
             let mut changed = false;
+            if let Some(given) = input.kms_key_id.as_deref() {
+                let kms_key_ref = self.kms_key_ref(caller, given).await?;
+                if kms_key_ref != current.secret.kms_key_id {
+                    change.secret.kms_key_id = kms_key_ref;
+                    self.reencrypt_labelled_versions(caller, &current, &mut change)
+                        .await?;
+                    changed = true;
+                }
+            }
             if let Some(description) = &input.description {
                 change.secret.description = Some(description.clone()).filter(|d| !d.is_empty());
                 changed = true;
@@ -940,8 +1074,17 @@ impl<S: Store> SecretsService<S> {
             let mut version_id = None;
             if let (Some(value), Some(token)) = (&value, &token) {
                 version_id = Some(token.clone());
-                if !self.is_retry(&current, token, value).await? {
-                    self.stage_new_value(&current, &mut change, token, value, &current_label, now)?;
+                if !self.is_retry(caller, &current, token, value).await? {
+                    self.stage_new_value(
+                        caller,
+                        &current,
+                        &mut change,
+                        token,
+                        value,
+                        &current_label,
+                        now,
+                    )
+                    .await?;
                     changed = true;
                 }
             }
@@ -1484,7 +1627,7 @@ impl<S: Store> SecretsService<S> {
         let access = Access::to("secretsmanager:GetSecretValue");
         for record in records {
             let read = match self.resolve(caller, &record.arn, false, &access).await {
-                Ok(aggregate) => self.read_value(&aggregate, None, None).await,
+                Ok(aggregate) => self.read_value(caller, &aggregate, None, None).await,
                 Err(error) => Err(error),
             };
             match read {
@@ -1705,5 +1848,28 @@ fn operation_action(operation: &str) -> &'static str {
         "ValidateResourcePolicy" => "secretsmanager:ValidateResourcePolicy",
         // Every recognised operation is listed above; an unknown one matches only `*`.
         _ => "secretsmanager:*",
+    }
+}
+
+/// Secrets Manager's answer when KMS refuses on a caller's behalf (spec §1.7, §4.15): no
+/// permission on the key is `Access to KMS is not allowed`; an unusable key fails the
+/// encryption or decryption, with KMS's reason.
+fn kms_error(error: crate::kms::KmsError, reading: bool) -> SecretsError {
+    use crate::kms::KmsError;
+    match error {
+        KmsError::AccessDenied(_) => {
+            SecretsError::AccessDenied("Access to KMS is not allowed".into())
+        }
+        KmsError::NotFound(_) if !reading => SecretsError::KmsKeyNotFound,
+        KmsError::Disabled(reason) | KmsError::InvalidState(reason) => {
+            if reading {
+                SecretsError::KmsKeyUnusableForDecryption(reason)
+            } else {
+                SecretsError::KmsKeyUnusableForEncryption(reason)
+            }
+        }
+        KmsError::Internal { cause } => SecretsError::Internal { cause },
+        _ if reading => SecretsError::DecryptionFailure,
+        _ => SecretsError::EncryptionFailure,
     }
 }
