@@ -1,5 +1,5 @@
 //! The HTTP edge: one listener serves the AWS JSON APIs (`POST` on any path, dispatched on
-//! `X-Amz-Target`) and `GET /health`.
+//! `X-Amz-Target`: Secrets Manager and KMS), the Query APIs (IAM, STS) and `GET /health`.
 //!
 //! Per request: read the body (bounded, into a buffer wiped on drop), authenticate with
 //! SigV4, decode and validate against AWS's model, call the domain, encode. Every response
@@ -19,6 +19,7 @@ use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::{CredentialStore, Principal};
+use coffer_domain::kms::KmsService;
 use coffer_domain::secrets::{Actor, Caller, SecretsService};
 use coffer_domain::{Clock, SecretsError};
 use coffer_store_embedded::EmbeddedStore;
@@ -26,20 +27,24 @@ use coffer_wire::errors::AwsError;
 use http_body_util::BodyExt;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::secretsmanager;
+use crate::{kms, secretsmanager};
 
 /// Largest request body accepted. A maximal CreateSecret (64 KiB value, base64-encoded,
 /// plus tags and description) is about 100 KiB; a resource policy is at most 20 KiB.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
-/// AWS's clock-skew window for Secrets Manager requests (spec: 5 minutes).
+/// The clock-skew window of the JSON APIs: AWS's 5 minutes for Secrets Manager; AWS documents
+/// none for KMS, and the companion spec (§2.2) gives every JSON service the same window.
 const JSON_API_SKEW: Duration = Duration::from_secs(5 * 60);
 const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
+const SECRETS_MANAGER_SIGNING_NAME: &str = "secretsmanager";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 pub struct AppState {
     pub service: Arc<SecretsService<EmbeddedStore>>,
     /// IAM and STS (the Query-protocol APIs, `crate::query`).
     pub iam: Arc<IamService<EmbeddedStore>>,
+    /// KMS (`crate::kms`); the same instance seals secret values for `service`.
+    pub kms: Arc<KmsService<EmbeddedStore>>,
     pub credentials: CredentialStore<EmbeddedStore>,
     pub verifier: SigV4Verifier,
     pub clock: Arc<dyn Clock>,
@@ -104,6 +109,23 @@ pub fn aws_error(request_id: &str, error: &SecretsError) -> AwsError {
         tracing::error!(request_id, cause = %cause, "internal error");
     }
     AwsError::from(error)
+}
+
+/// The JSON 1.1 APIs, told apart by the prefix of `X-Amz-Target`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JsonApi {
+    SecretsManager,
+    Kms,
+}
+
+impl JsonApi {
+    /// The credential-scope service requests must be signed for.
+    fn signing_name(self) -> &'static str {
+        match self {
+            JsonApi::SecretsManager => SECRETS_MANAGER_SIGNING_NAME,
+            JsonApi::Kms => coffer_wire::kms::SIGNING_NAME,
+        }
+    }
 }
 
 pub(crate) enum BodyError {
@@ -196,11 +218,15 @@ async fn serve(
     if target.is_empty() && crate::query::is_query_request(&parts) {
         return crate::query::serve(state, request_id, parts, body, peer_ip).await;
     }
-    let Some(operation_name) = target.strip_prefix(SECRETS_MANAGER_TARGET_PREFIX) else {
-        // Other AWS JSON services (KMS, CloudTrail) and the query APIs arrive with their
-        // own issues; until then they are unknown operations here.
-        return fail(AwsError::unknown_operation(), target);
-    };
+    let (api, operation_name) =
+        if let Some(name) = target.strip_prefix(SECRETS_MANAGER_TARGET_PREFIX) {
+            (JsonApi::SecretsManager, name)
+        } else if let Some(name) = target.strip_prefix(coffer_wire::kms::TARGET_PREFIX) {
+            (JsonApi::Kms, name)
+        } else {
+            // Other AWS JSON services (CloudTrail) are unknown operations here.
+            return fail(AwsError::unknown_operation(), target);
+        };
 
     let declared_len = header_str(&parts.headers, "content-length").and_then(|v| v.parse().ok());
     let body = match read_body(body, declared_len).await {
@@ -219,7 +245,7 @@ async fn serve(
     let now = jiff::Timestamp::from_millisecond(state.clock.now())
         .unwrap_or_else(|_| jiff::Timestamp::now());
     let options = VerifyOptions {
-        service: "secretsmanager",
+        service: api.signing_name(),
         regions: &state.regions,
         allowed_skew: JSON_API_SKEW,
         required_signed_headers: &["host", "x-amz-target"],
@@ -248,13 +274,19 @@ async fn serve(
         },
     };
 
-    match secretsmanager::handle(state, request_id, &caller, operation_name, &body).await {
+    let handled = match api {
+        JsonApi::SecretsManager => {
+            secretsmanager::handle(state, request_id, &caller, operation_name, &body).await
+        }
+        JsonApi::Kms => kms::handle(state, request_id, &caller, target, &body).await,
+    };
+    match handled {
         Ok(Some(output)) => (
             json_response(StatusCode::OK, request_id, output),
             operation_name.to_owned(),
             "ok".into(),
         ),
-        // Void operations (TagResource, UntagResource) answer with an empty body.
+        // Void operations (TagResource, CreateAlias, ...) answer with an empty body.
         Ok(None) => (
             json_response(StatusCode::OK, request_id, Vec::new()),
             operation_name.to_owned(),

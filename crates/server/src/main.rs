@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod http;
+mod kms;
 mod logging;
 mod profile;
 mod query;

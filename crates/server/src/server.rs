@@ -7,6 +7,7 @@ use anyhow::Context;
 use coffer_auth::SigV4Verifier;
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
+use coffer_domain::kms::KmsService;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
 use coffer_domain::{Clock, Randomness, SystemClock};
 use coffer_store::Store;
@@ -73,6 +74,15 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         )
         .with_change_hook(credentials.invalidator()),
     );
+    let kms = Arc::new(
+        KmsService::new(
+            store.clone(),
+            started.keyring.clone(),
+            clock.clone(),
+            &config.partition,
+        )
+        .with_authorizer(iam.authorizer()),
+    );
     let service = Arc::new(
         SecretsService::new(
             store.clone(),
@@ -85,11 +95,13 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
                 ..ServiceConfig::default()
             },
         )
-        .with_authorizer(iam.authorizer()),
+        .with_authorizer(iam.authorizer())
+        .with_kms(kms.clone()),
     );
     let state = Arc::new(AppState {
         service: service.clone(),
         iam,
+        kms: kms.clone(),
         credentials,
         verifier: SigV4Verifier::new(SIGNING_KEY_CACHE),
         clock: clock.clone(),
@@ -107,6 +119,13 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let purge = tokio::spawn(purge_loop(
         service.clone(),
+        config.deletion_purge_interval,
+        stop_rx.clone(),
+    ));
+    let kms_maintenance = tokio::spawn(kms_maintenance_loop(
+        kms,
+        config.account_id.clone(),
+        config.region.clone(),
         config.deletion_purge_interval,
         stop_rx.clone(),
     ));
@@ -134,6 +153,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         ),
     }
     let _ = purge.await;
+    let _ = kms_maintenance.await;
     store
         .close()
         .await
@@ -209,6 +229,36 @@ async fn purge_loop<S: Store>(
                     tracing::error!(%error, "deletion purge failed; retrying next round");
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Rotates the KMS keys of the served account and region whose automatic rotation is due and
+/// deletes those whose waiting period is over. Logs counts only: never a key or its material.
+async fn kms_maintenance_loop<S: Store>(
+    kms: Arc<KmsService<S>>,
+    account: String,
+    region: String,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+        match kms.maintain(&account, &region).await {
+            Ok((0, 0)) => tracing::debug!(account, region, "KMS maintenance: nothing due"),
+            Ok((rotated, deleted)) => tracing::info!(
+                account,
+                region,
+                rotated,
+                deleted,
+                "KMS maintenance: rotated due keys and deleted keys past their waiting period"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "KMS maintenance failed; retrying next round");
             }
         }
     }

@@ -48,6 +48,13 @@ fn is_key_id(text: &str) -> bool {
         })
 }
 
+/// What maintenance did to one key.
+enum Maintained {
+    Nothing,
+    Rotated,
+    Deleted,
+}
+
 /// What a `KeyId` parameter names.
 enum KeyRef {
     Id(String),
@@ -473,7 +480,14 @@ impl<S: Store> KmsService<S> {
     }
 
     pub async fn describe_key(&self, caller: &Caller, key_id: &str) -> KmsResult<KeyMetadata> {
-        let key = self.resolve(caller, key_id, true).await?;
+        // As AWS: describing an AWS managed key's alias creates the key if it does not exist.
+        let managed_alias_arn =
+            self.alias_arn(&caller.account_id, &caller.region, SECRETS_MANAGER_ALIAS);
+        let key = if key_id == SECRETS_MANAGER_ALIAS || key_id == managed_alias_arn {
+            self.secrets_manager_key(caller).await?
+        } else {
+            self.resolve(caller, key_id, true).await?
+        };
         self.authorize_key(caller, "kms:DescribeKey", &key).await?;
         Ok(self.metadata(&key))
     }
@@ -666,7 +680,9 @@ impl<S: Store> KmsService<S> {
         self.authorize_key(caller, "kms:GetKeyRotationStatus", &key)
             .await?;
         Ok(RotationStatus {
-            key_rotation_enabled: key.doc.rotation_enabled,
+            // AWS reports rotation off while a key is pending deletion; it resumes on cancel.
+            key_rotation_enabled: key.doc.rotation_enabled
+                && key.doc.state != KeyState::PendingDeletion,
             key_arn: key.arn.clone(),
             rotation_period_in_days: key.doc.rotation_period_days,
             next_rotation_date: key.doc.next_rotation_date,
@@ -729,36 +745,17 @@ impl<S: Store> KmsService<S> {
                     record,
                     doc,
                 };
-                if key.doc.state == KeyState::PendingDeletion
-                    && key.doc.deletion_date.is_some_and(|d| d <= now)
-                {
-                    if self
-                        .store
-                        .delete_kms_key(account, region, &key.record.key_id, key.record.revision)
-                        .await?
-                    {
-                        deleted += 1;
-                        self.changed();
-                    }
-                } else if key.doc.state == KeyState::Enabled
-                    && key.doc.rotation_enabled
-                    && key.doc.next_rotation_date.is_some_and(|d| d <= now)
-                {
-                    self.modify_key(&key, |doc| {
-                        if !doc.rotation_enabled || doc.next_rotation_date.is_none_or(|d| d > now) {
-                            return Ok((false, None));
-                        }
-                        let material = KmsKeyMaterial::generate()?;
-                        doc.current_material = material.id().to_owned();
-                        doc.rotations.push((now, RotationType::Automatic));
-                        let period = doc
-                            .rotation_period_days
-                            .unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS);
-                        doc.next_rotation_date = Some(now + i64::from(period) * DAY);
-                        Ok((true, Some(material)))
-                    })
-                    .await?;
-                    rotated += 1;
+                // One key's failure must not hold up the others: it is logged and retried
+                // on the next round.
+                match self.maintain_key(&key, now).await {
+                    Ok(Maintained::Deleted) => deleted += 1,
+                    Ok(Maintained::Rotated) => rotated += 1,
+                    Ok(Maintained::Nothing) => {}
+                    Err(error) => tracing::warn!(
+                        key = %key.arn,
+                        %error,
+                        "KMS key maintenance failed; retrying next round"
+                    ),
                 }
             }
             if done {
@@ -767,7 +764,72 @@ impl<S: Store> KmsService<S> {
         }
     }
 
+    async fn maintain_key(&self, key: &LoadedKey, now: i64) -> KmsResult<Maintained> {
+        let r = &key.record;
+        if key.doc.state == KeyState::PendingDeletion
+            && key.doc.deletion_date.is_some_and(|d| d <= now)
+        {
+            let deleted = self
+                .store
+                .delete_kms_key(&r.account_id, &r.region, &r.key_id, r.revision)
+                .await?;
+            if deleted {
+                self.changed();
+                return Ok(Maintained::Deleted);
+            }
+            return Ok(Maintained::Nothing);
+        }
+        if key.doc.state != KeyState::Enabled
+            || !key.doc.rotation_enabled
+            || key.doc.next_rotation_date.is_none_or(|d| d > now)
+        {
+            return Ok(Maintained::Nothing);
+        }
+        let mut rotated = false;
+        self.modify_key(key, |doc| {
+            // Another node may have rotated it since it was listed.
+            rotated = doc.rotation_enabled && doc.next_rotation_date.is_some_and(|d| d <= now);
+            if !rotated {
+                return Ok((false, None));
+            }
+            let material = KmsKeyMaterial::generate()?;
+            doc.current_material = material.id().to_owned();
+            doc.rotations.push((now, RotationType::Automatic));
+            let period = doc
+                .rotation_period_days
+                .unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS);
+            doc.next_rotation_date = Some(now + i64::from(period) * DAY);
+            Ok((true, Some(material)))
+        })
+        .await?;
+        Ok(if rotated {
+            Maintained::Rotated
+        } else {
+            Maintained::Nothing
+        })
+    }
+
     // ----- aliases ------------------------------------------------------------------------
+
+    /// Alias operations need permission on the alias (identity policies) as well as on the
+    /// key (its key policy), as in AWS.
+    async fn authorize_alias(
+        &self,
+        caller: &Caller,
+        action: &str,
+        alias_name: &str,
+    ) -> KmsResult<()> {
+        let arn = self.alias_arn(&caller.account_id, &caller.region, alias_name);
+        let resource = Resource {
+            arn: &arn,
+            named_as: Some(&arn),
+            account: &caller.account_id,
+            policy: None,
+            policy_is_authoritative: false,
+        };
+        let context = self.base_context(caller, action, &arn);
+        self.authorize(caller, &resource, context).await
+    }
 
     fn check_alias_name(name: &str) -> KmsResult<()> {
         if !name.starts_with("alias/") {
@@ -789,6 +851,8 @@ impl<S: Store> KmsService<S> {
     ) -> KmsResult<()> {
         Self::check_alias_name(alias_name)?;
         let key = self.resolve(caller, target_key_id, false).await?;
+        self.authorize_alias(caller, "kms:CreateAlias", alias_name)
+            .await?;
         self.authorize_key(caller, "kms:CreateAlias", &key).await?;
         if key.doc.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
@@ -826,6 +890,8 @@ impl<S: Store> KmsService<S> {
     ) -> KmsResult<()> {
         Self::check_alias_name(alias_name)?;
         let key = self.resolve(caller, target_key_id, false).await?;
+        self.authorize_alias(caller, "kms:UpdateAlias", alias_name)
+            .await?;
         self.authorize_key(caller, "kms:UpdateAlias", &key).await?;
         if key.doc.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
@@ -856,6 +922,8 @@ impl<S: Store> KmsService<S> {
     pub async fn delete_alias(&self, caller: &Caller, alias_name: &str) -> KmsResult<()> {
         Self::check_alias_name(alias_name)?;
         let alias_arn = self.alias_arn(&caller.account_id, &caller.region, alias_name);
+        self.authorize_alias(caller, "kms:DeleteAlias", alias_name)
+            .await?;
         let Some(alias) = self
             .store
             .kms_alias(&caller.account_id, &caller.region, alias_name)

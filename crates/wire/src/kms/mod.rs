@@ -3,11 +3,13 @@
 //! `tools/codegen/wire_model.py`; the runtime is `crate::codec`.
 //!
 //! A request goes [`operation`] (from `X-Amz-Target`) → [`decode`] (model constraints checked) →
-//! the domain → [`encode`]. Failures are a [`ModeledError`] with its message
-//! ([`ModeledError::with_message`]) or one of the errors KMS raises outside its model
-//! ([`validation_error`], [`access_denied`], [`internal_error`]). AWS sends some modeled errors
-//! with an empty message (`InvalidCiphertextException` among them): `with_message("")`.
+//! [`convert`] → the domain → [`convert`] → [`encode`]. Failures are a [`ModeledError`] with its
+//! message ([`ModeledError::with_message`]) or one of the errors KMS raises outside its model
+//! ([`validation_error`], [`access_denied`], [`not_authorized`], [`internal_error`]);
+//! [`convert::error`] picks one for each domain error. AWS sends some errors with an empty message
+//! (`InvalidCiphertextException`, `NotAuthorizedException`): `with_message("")`.
 
+pub mod convert;
 pub(crate) mod maps;
 pub mod model;
 
@@ -59,6 +61,12 @@ pub fn validation_error(message: impl Into<String>) -> AwsError {
 /// `AccessDeniedException`, which KMS's model does not declare but every operation can raise.
 pub fn access_denied(message: impl Into<String>) -> AwsError {
     framework("AccessDeniedException", message)
+}
+
+/// `NotAuthorizedException`, which KMS raises outside its model for the reserved `alias/aws/`
+/// names, with an empty message as AWS sends it.
+pub fn not_authorized() -> AwsError {
+    framework("NotAuthorizedException", "")
 }
 
 /// `KMSInternalException` for an unexpected failure; the cause goes to the log, never to the
