@@ -33,6 +33,90 @@ pub enum Command {
     /// Write an AWS CLI profile that points at a Coffer server, so that
     /// `aws --profile coffer secretsmanager list-secrets` just works.
     Profile(ProfileArgs),
+    /// Root-of-trust operations: split a new data directory's root key into unseal shares,
+    /// unseal or seal a running server, or ask whether it is sealed.
+    Operator(OperatorArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    pub command: OperatorCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorCommand {
+    /// Initialise a NEW data directory whose root key exists only as Shamir unseal shares.
+    /// The shares are printed once; a server started on the directory is sealed until
+    /// `coffer operator unseal` has received the threshold of them. Run it before the first
+    /// `coffer server` on that directory.
+    Init(InitArgs),
+    /// Submit one unseal share to a sealed server (prompted on standard input if not given).
+    Unseal(UnsealArgs),
+    /// Seal a running server: it drops every key and answers 503 until unsealed again.
+    /// Needs credentials allowed `coffer:Seal` (the administrator has them).
+    Seal(SealArgs),
+    /// Whether a server is sealed, and the unseal progress.
+    Status(StatusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The data directory to initialise; it must not hold a store yet.
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+    pub data_dir: PathBuf,
+    /// How many unseal shares to split the root key into (1-16).
+    #[arg(long, default_value_t = 5)]
+    pub key_shares: u8,
+    /// How many of them unseal the server (2 or more, unless there is a single share).
+    #[arg(long, default_value_t = 3)]
+    pub key_threshold: u8,
+}
+
+#[derive(Args, Debug)]
+pub struct UnsealArgs {
+    /// URL of the Coffer server (plain HTTP, e.g. on the server's host).
+    #[arg(
+        long,
+        env = "COFFER_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:8484"
+    )]
+    pub endpoint_url: String,
+    /// The share. Prefer leaving it out and typing it when prompted: a share on the command
+    /// line is visible in the process list and the shell history.
+    pub share: Option<String>,
+    /// Forget the shares submitted so far instead of submitting one.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SealArgs {
+    /// URL of the Coffer server (plain HTTP, e.g. on the server's host).
+    #[arg(
+        long,
+        env = "COFFER_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:8484"
+    )]
+    pub endpoint_url: String,
+    /// A shared-credentials file (such as <data-dir>/admin-credentials) whose [default]
+    /// keys sign the request; otherwise AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// The region the server serves (its --region).
+    #[arg(long, env = "COFFER_REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// URL of the Coffer server (plain HTTP, e.g. on the server's host).
+    #[arg(
+        long,
+        env = "COFFER_ENDPOINT_URL",
+        default_value = "http://127.0.0.1:8484"
+    )]
+    pub endpoint_url: String,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -79,6 +163,13 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub root_key: Option<String>,
+
+    /// A command (run with `sh -c`) that prints the root key as base64 on standard output:
+    /// the seam for auto-unseal through an external KMS or HSM, e.g.
+    /// `aws kms decrypt --ciphertext-blob fileb:///etc/coffer/root.key.enc --query Plaintext
+    /// --output text`. Its output is never logged. Not with --root-key.
+    #[arg(long, env = "COFFER_ROOT_KEY_COMMAND", value_name = "COMMAND")]
+    pub root_key_command: Option<String>,
 
     /// Access key id of the administrator to create on first start (together with the
     /// secret below); otherwise a key is generated and written to <data-dir>/admin-credentials.

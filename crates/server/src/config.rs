@@ -31,6 +31,7 @@ struct FileConfig {
     account_id: Option<String>,
     partition: Option<String>,
     root_key: Option<String>,
+    root_key_command: Option<String>,
     admin_access_key_id: Option<String>,
     admin_secret_access_key: Option<String>,
     dev: Option<bool>,
@@ -47,6 +48,9 @@ pub struct ServerConfig {
     pub account_id: String,
     pub partition: String,
     pub root_key: Option<Zeroizing<String>>,
+    /// A shell command whose standard output is the root key (base64): the seam for
+    /// auto-unseal through an external KMS or HSM.
+    pub root_key_command: Option<String>,
     pub admin_key: Option<(String, Zeroizing<String>)>,
     pub dev: bool,
     pub log_format: LogFormat,
@@ -109,6 +113,7 @@ impl ServerConfig {
                 .or(file.partition)
                 .unwrap_or_else(|| "aws".into()),
             root_key: args.root_key.or(file.root_key).map(Zeroizing::new),
+            root_key_command: args.root_key_command.or(file.root_key_command),
             admin_key,
             dev,
             log_format: args
@@ -131,6 +136,9 @@ impl ServerConfig {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.root_key.is_some() && self.root_key_command.is_some() {
+            bail!("give the root key either with --root-key or with --root-key-command, not both");
+        }
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             bail!("--account-id must be 12 digits, got {:?}", self.account_id);
         }

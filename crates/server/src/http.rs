@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
 use coffer_domain::iam::IamService;
@@ -27,6 +27,7 @@ use coffer_wire::errors::AwsError;
 use http_body_util::BodyExt;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::gate::{self, Gate};
 use crate::{kms, secretsmanager};
 
 /// Largest request body accepted. A maximal CreateSecret (64 KiB value, base64-encoded,
@@ -52,11 +53,15 @@ pub struct AppState {
     pub regions: Vec<String>,
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+pub fn router(gate: Arc<Gate>) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/ready", get(gate::ready))
+        .route("/coffer/operator/status", get(gate::status))
+        .route("/coffer/operator/unseal", post(gate::unseal))
+        .route("/coffer/operator/seal", post(gate::seal))
         .fallback(api)
-        .with_state(state)
+        .with_state(gate)
 }
 
 async fn health() -> Response<Body> {
@@ -169,7 +174,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn api(
-    State(state): State<Arc<AppState>>,
+    State(gate): State<Arc<Gate>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response<Body> {
@@ -180,8 +185,24 @@ async fn api(
         .unwrap_or("")
         .to_owned();
 
-    let (response, operation, outcome) =
-        serve(&state, &request_id, parts, body, &target, peer.ip()).await;
+    let (response, operation, outcome) = match gate.current() {
+        Some(state) => serve(&state, &request_id, parts, body, &target, peer.ip()).await,
+        None => {
+            let message = gate.sealed_message().await;
+            let response = if target.is_empty() && crate::query::is_query_request(&parts) {
+                crate::query::sealed_response(&parts, &request_id, message)
+            } else {
+                let error = AwsError {
+                    error_type: "ServiceUnavailableException",
+                    message,
+                    status: 503,
+                    key: coffer_wire::errors::MessageKey::Framework,
+                };
+                error_response(&request_id, &error)
+            };
+            (response, target.clone(), "sealed".to_owned())
+        }
+    };
     let status = response.status().as_u16();
     // One line per request is debug-level: at production rates an info line per request
     // costs more CPU than the request itself, and the audit trail records every call.

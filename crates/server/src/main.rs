@@ -2,11 +2,14 @@
 
 mod cli;
 mod config;
+mod gate;
 mod http;
 mod kms;
 mod logging;
+mod operator;
 mod profile;
 mod query;
+mod seal;
 mod secretsmanager;
 mod server;
 mod setup;
@@ -22,6 +25,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Server(args) => run_server(args),
         Command::Profile(args) => profile::write(&args),
+        Command::Operator(args) => run_operator(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -30,6 +34,14 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn run_operator(args: &cli::OperatorArgs) -> anyhow::Result<()> {
+    // `init` opens the store (async); the network commands are plain blocking I/O.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    operator::run(args, &runtime)
 }
 
 fn run_server(args: cli::ServerArgs) -> anyhow::Result<()> {

@@ -95,6 +95,23 @@ fn error_response(service: Service, request_id: &str, error: &QueryError) -> Res
     )
 }
 
+/// What a sealed server answers an IAM or STS request: `ServiceUnavailable` (503) in the
+/// protocol's XML error shape.
+pub fn sealed_response(parts: &Parts, request_id: &str, message: String) -> Response<Body> {
+    let service = match SigV4Verifier::peek_scope(parts)
+        .as_ref()
+        .map(|s| s.service.as_str())
+    {
+        Some(name) if name == sts::SIGNING_NAME => Service::Sts,
+        _ => Service::Iam,
+    };
+    error_response(
+        service,
+        request_id,
+        &QueryError::new("ServiceUnavailable", 503, message),
+    )
+}
+
 /// Serves one IAM or STS request: (response, operation name, outcome) for the request log.
 pub async fn serve(
     state: &AppState,

@@ -1,22 +1,27 @@
 //! `coffer server`: start-up, the listener, the background jobs, and a graceful stop.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use coffer_auth::SigV4Verifier;
+use coffer_crypto::RootKey;
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::kms::KmsService;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
 use coffer_domain::{Clock, Randomness, SystemClock};
 use coffer_store::Store;
+use coffer_store_embedded::EmbeddedStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, ServerConfig};
+use crate::gate::{Gate, Unlocker};
 use crate::http::{AppState, router};
-use crate::setup::{self, RootKeyOrigin};
+use crate::seal::UnsealProgress;
+use crate::setup::{self, RootKeyOrigin, RootOfTrust};
 
 /// Secrets removed per round of the deletion purge before it checks for more.
 const PURGE_BATCH: usize = 100;
@@ -56,81 +61,68 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", config.listen))?;
 
     let clock = machine_clock();
-    let randomness = Randomness::System;
-    let started = setup::start(&config, clock.as_ref(), &randomness).await?;
-    let store = started.store.clone();
-
-    let credentials =
-        CredentialStore::new(store.clone(), started.keyring.clone(), &config.partition);
-    // IAM writes on this node drop the credential cache and the compiled policies at once
-    // (other nodes notice within a second through the store's IAM generation).
-    let iam = Arc::new(
-        IamService::new(
-            store.clone(),
-            started.keyring.clone(),
-            clock.clone(),
-            Randomness::System,
-            &config.partition,
-        )
-        .with_change_hook(credentials.invalidator()),
-    );
-    let kms = Arc::new(
-        KmsService::new(
-            store.clone(),
-            started.keyring.clone(),
-            clock.clone(),
-            &config.partition,
-        )
-        .with_authorizer(iam.authorizer()),
-    );
-    let service = Arc::new(
-        SecretsService::new(
-            store.clone(),
-            started.keyring.clone(),
-            started.tokens,
-            clock.clone(),
-            randomness,
-            ServiceConfig {
-                partition: config.partition.clone(),
-                ..ServiceConfig::default()
-            },
-        )
-        .with_authorizer(iam.authorizer())
-        .with_kms(kms.clone()),
-    );
-    let state = Arc::new(AppState {
-        service: service.clone(),
-        iam,
-        kms: kms.clone(),
-        credentials,
-        verifier: SigV4Verifier::new(SIGNING_KEY_CACHE),
-        clock: clock.clone(),
-        regions: vec![config.region.clone()],
-    });
-
+    let opened = setup::open(&config).await?;
+    let store = opened.store.clone();
     let address = listener.local_addr()?;
-    report_start(
-        &config,
-        &started.root_key_origin,
-        started.admin_credentials_written.as_deref(),
-        address,
-    );
+    let config = Arc::new(config);
+    let gate = match opened.root {
+        RootOfTrust::Key(root_key, origin) => {
+            let (state, admin_credentials) =
+                build_state(&config, store.clone(), &root_key, clock.clone()).await?;
+            drop(root_key);
+            report_start(
+                &config,
+                Some(&origin),
+                admin_credentials.as_deref(),
+                address,
+            );
+            Arc::new(Gate::unsealed(state))
+        }
+        RootOfTrust::Sealed(seal_config) => {
+            let threshold = seal_config.threshold;
+            let (unlock_config, unlock_store, unlock_clock) =
+                (config.clone(), store.clone(), clock.clone());
+            let unlock: Unlocker = Box::new(move |root_key| {
+                let (config, store, clock) = (
+                    unlock_config.clone(),
+                    unlock_store.clone(),
+                    unlock_clock.clone(),
+                );
+                Box::pin(async move {
+                    let (state, admin_credentials) =
+                        build_state(&config, store, &root_key, clock).await?;
+                    if let Some(path) = admin_credentials {
+                        println!(
+                            "  administrator credentials written to {} (AWS shared-credentials format)",
+                            path.display()
+                        );
+                    }
+                    Ok(state)
+                })
+            });
+            report_start(&config, None, None, address);
+            println!(
+                "  SEALED: {threshold} unseal share(s) are needed; submit them with `coffer operator unseal --endpoint-url http://{address}`"
+            );
+            Arc::new(Gate::sealed(UnsealProgress::new(seal_config), unlock))
+        }
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let purge = tokio::spawn(purge_loop(
-        service.clone(),
+        gate.clone(),
         config.deletion_purge_interval,
         stop_rx.clone(),
     ));
     let kms_maintenance = tokio::spawn(kms_maintenance_loop(
-        kms,
+        gate.clone(),
         config.account_id.clone(),
         config.region.clone(),
         config.deletion_purge_interval,
         stop_rx.clone(),
     ));
 
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(gate).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let mut serve_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -162,9 +154,70 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The services over the store, once the root key is at hand: the keyring, IAM, KMS,
+/// Secrets Manager and the SigV4 verifier. Returns where a generated administrator key was
+/// written, on the first start.
+async fn build_state(
+    config: &ServerConfig,
+    store: Arc<EmbeddedStore>,
+    root_key: &RootKey,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<AppState>, Option<PathBuf>)> {
+    let randomness = Randomness::System;
+    let unlocked = setup::unlock(config, &store, root_key, clock.as_ref(), &randomness).await?;
+    let credentials =
+        CredentialStore::new(store.clone(), unlocked.keyring.clone(), &config.partition);
+    // IAM writes on this node drop the credential cache and the compiled policies at once
+    // (other nodes notice within a second through the store's IAM generation).
+    let iam = Arc::new(
+        IamService::new(
+            store.clone(),
+            unlocked.keyring.clone(),
+            clock.clone(),
+            Randomness::System,
+            &config.partition,
+        )
+        .with_change_hook(credentials.invalidator()),
+    );
+    let kms = Arc::new(
+        KmsService::new(
+            store.clone(),
+            unlocked.keyring.clone(),
+            clock.clone(),
+            &config.partition,
+        )
+        .with_authorizer(iam.authorizer()),
+    );
+    let service = Arc::new(
+        SecretsService::new(
+            store,
+            unlocked.keyring,
+            unlocked.tokens,
+            clock.clone(),
+            randomness,
+            ServiceConfig {
+                partition: config.partition.clone(),
+                ..ServiceConfig::default()
+            },
+        )
+        .with_authorizer(iam.authorizer())
+        .with_kms(kms.clone()),
+    );
+    let state = Arc::new(AppState {
+        service,
+        iam,
+        kms,
+        credentials,
+        verifier: SigV4Verifier::new(SIGNING_KEY_CACHE),
+        clock,
+        regions: vec![config.region.clone()],
+    });
+    Ok((state, unlocked.admin_credentials_written))
+}
+
 fn report_start(
     config: &ServerConfig,
-    root_key_origin: &RootKeyOrigin,
+    root_key_origin: Option<&RootKeyOrigin>,
     admin_credentials: Option<&std::path::Path>,
     address: std::net::SocketAddr,
 ) {
@@ -180,12 +233,17 @@ fn report_start(
         config.data_dir.display()
     );
     match root_key_origin {
-        RootKeyOrigin::Generated(path) => println!(
+        None => println!(
+            "  root key split into unseal shares ({})",
+            crate::seal::SEAL_FILE
+        ),
+        Some(RootKeyOrigin::Generated(path)) => println!(
             "  root key generated at {} -- back it up: without it nothing in the data directory can be read",
             path.display()
         ),
-        RootKeyOrigin::File(path) => println!("  root key read from {}", path.display()),
-        RootKeyOrigin::Environment => println!("  root key taken from COFFER_ROOT_KEY"),
+        Some(RootKeyOrigin::File(path)) => println!("  root key read from {}", path.display()),
+        Some(RootKeyOrigin::Environment) => println!("  root key taken from COFFER_ROOT_KEY"),
+        Some(RootKeyOrigin::Command) => println!("  root key obtained from --root-key-command"),
     }
     if config.dev {
         println!(
@@ -205,16 +263,17 @@ fn report_start(
     }
 }
 
-async fn purge_loop<S: Store>(
-    service: Arc<SecretsService<S>>,
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn purge_loop(gate: Arc<Gate>, interval: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
+        // Nothing can be purged while sealed: the store cannot even be read meaningfully.
+        let Some(state) = gate.current() else {
+            continue;
+        };
+        let service = &state.service;
         loop {
             match service.purge_due_deletions(PURGE_BATCH).await {
                 Ok(purged) => {
@@ -236,8 +295,8 @@ async fn purge_loop<S: Store>(
 
 /// Rotates the KMS keys of the served account and region whose automatic rotation is due and
 /// deletes those whose waiting period is over. Logs counts only: never a key or its material.
-async fn kms_maintenance_loop<S: Store>(
-    kms: Arc<KmsService<S>>,
+async fn kms_maintenance_loop(
+    gate: Arc<Gate>,
     account: String,
     region: String,
     interval: Duration,
@@ -248,7 +307,10 @@ async fn kms_maintenance_loop<S: Store>(
             _ = tokio::time::sleep(interval) => {}
             _ = stop.wait_for(|stop| *stop) => return,
         }
-        match kms.maintain(&account, &region).await {
+        let Some(state) = gate.current() else {
+            continue;
+        };
+        match state.kms.maintain(&account, &region).await {
             Ok((0, 0)) => tracing::debug!(account, region, "KMS maintenance: nothing due"),
             Ok((rotated, deleted)) => tracing::info!(
                 account,

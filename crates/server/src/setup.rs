@@ -14,6 +14,7 @@ use coffer_store_embedded::EmbeddedStore;
 use zeroize::Zeroizing;
 
 use crate::config::ServerConfig;
+use crate::seal;
 
 pub const ROOT_KEY_FILE: &str = "root.key";
 pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
@@ -25,38 +26,79 @@ pub enum RootKeyOrigin {
     Generated(PathBuf),
     File(PathBuf),
     Environment,
+    Command,
 }
 
-pub struct Started {
+/// The data directory, opened: its lock, its store and how its root key is kept.
+pub struct Opened {
     pub store: Arc<EmbeddedStore>,
-    pub keyring: Keyring,
-    pub tokens: TokenSigner,
-    pub root_key_origin: RootKeyOrigin,
-    /// Set when this start created the administrator key and wrote it to this file.
-    pub admin_credentials_written: Option<PathBuf>,
+    /// How the root key is obtained: a key at hand (file, environment), or shares.
+    pub root: RootOfTrust,
     /// Held for the life of the server: a second server on the same directory would corrupt
     /// nothing (SQLite locks) but would serve from a cache the first one does not invalidate.
     pub _lock: File,
 }
 
-pub async fn start(
-    config: &ServerConfig,
-    clock: &dyn Clock,
-    randomness: &Randomness,
-) -> anyhow::Result<Started> {
+pub enum RootOfTrust {
+    Key(RootKey, RootKeyOrigin),
+    /// The directory is sealed with Shamir shares; the server waits for them.
+    Sealed(seal::SealConfig),
+}
+
+/// What an open keyring gives the services.
+pub struct Unlocked {
+    pub keyring: Keyring,
+    pub tokens: TokenSigner,
+    /// Set when this start created the administrator key and wrote it to this file.
+    pub admin_credentials_written: Option<PathBuf>,
+}
+
+/// Creates (if needed) and locks the data directory, opens the store, and finds the root of
+/// trust.
+pub async fn open(config: &ServerConfig) -> anyhow::Result<Opened> {
     let dir = &config.data_dir;
     create_private_dir(dir)?;
     let lock = lock_data_dir(dir)?;
-
-    let (root_key, root_key_origin) = load_root_key(config)?;
+    let sealed = seal::SealConfig::read(dir)?;
+    if sealed.is_some() && (config.root_key.is_some() || config.root_key_command.is_some()) {
+        bail!(
+            "{} is sealed with unseal shares ({}); --root-key and --root-key-command do not apply to it",
+            dir.display(),
+            seal::SEAL_FILE
+        );
+    }
+    let root = match sealed {
+        Some(config) => RootOfTrust::Sealed(config),
+        None => {
+            let (key, origin) = load_root_key(config)?;
+            RootOfTrust::Key(key, origin)
+        }
+    };
     let store = Arc::new(
         EmbeddedStore::open(dir.join(DATABASE_FILE))
             .with_context(|| format!("could not open the store in {}", dir.display()))?,
     );
-    let keyring = coffer_domain::keyring::open_keyring(store.as_ref(), &root_key, clock.now())
+    Ok(Opened {
+        store,
+        root,
+        _lock: lock,
+    })
+}
+
+/// Opens the keyring under the root key and makes sure the administrator exists (creating
+/// and writing out its key on the first start).
+pub async fn unlock(
+    config: &ServerConfig,
+    store: &EmbeddedStore,
+    root_key: &RootKey,
+    clock: &dyn Clock,
+    randomness: &Randomness,
+) -> anyhow::Result<Unlocked> {
+    let dir = &config.data_dir;
+    let keyring = coffer_domain::keyring::open_keyring(store, root_key, clock.now())
         .await
         .with_context(|| format!("could not open the keyring of {}", dir.display()))?;
-    let tokens = TokenSigner::derive(&root_key, "coffer pagination tokens v1");
+    let tokens = TokenSigner::derive(root_key, "coffer pagination tokens v1");
 
     let requested = match &config.admin_key {
         Some((id, secret)) => {
@@ -65,7 +107,7 @@ pub async fn start(
         None => None,
     };
     let created = identity::ensure_admin_access_key(
-        store.as_ref(),
+        store,
         &keyring,
         &config.account_id,
         requested,
@@ -76,7 +118,7 @@ pub async fn start(
     .context("could not set up the administrator access key")?;
     // The administrator is a real IAM user with `AdministratorAccess`, also in data
     // directories created before IAM existed.
-    identity::ensure_admin_user(store.as_ref(), &config.account_id, randomness, clock.now())
+    identity::ensure_admin_user(store, &config.account_id, randomness, clock.now())
         .await
         .context("could not set up the administrator user")?;
     let mut admin_credentials_written = None;
@@ -86,14 +128,41 @@ pub async fn start(
         write_credentials_file(&path, &pair, &config.region)?;
         admin_credentials_written = Some(path);
     }
-    Ok(Started {
-        store,
+    Ok(Unlocked {
         keyring,
         tokens,
-        root_key_origin,
         admin_credentials_written,
-        _lock: lock,
     })
+}
+
+/// `coffer operator init`: a new data directory whose root key exists only as unseal shares.
+/// Returns the report to print (it holds the shares).
+pub async fn initialise_sealed(
+    data_dir: &Path,
+    shares: u8,
+    threshold: u8,
+) -> anyhow::Result<Zeroizing<String>> {
+    create_private_dir(data_dir)?;
+    let _lock = lock_data_dir(data_dir)?;
+    for existing in [DATABASE_FILE, ROOT_KEY_FILE, seal::SEAL_FILE] {
+        if data_dir.join(existing).exists() {
+            bail!(
+                "{} is already initialised ({} exists); `coffer operator init` only sets up a new data directory",
+                data_dir.display(),
+                existing
+            );
+        }
+    }
+    let (root, done) = seal::initialise(data_dir, shares, threshold)?;
+    let store = EmbeddedStore::open(data_dir.join(DATABASE_FILE))
+        .with_context(|| format!("could not create the store in {}", data_dir.display()))?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    coffer_domain::keyring::open_keyring(&store, &root, now)
+        .await
+        .context("could not create the first key-encryption key")?;
+    use coffer_store::Store as _;
+    store.close().await.context("could not close the store")?;
+    Ok(seal::init_report(data_dir, &done))
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -141,6 +210,9 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
 }
 
 fn load_root_key(config: &ServerConfig) -> anyhow::Result<(RootKey, RootKeyOrigin)> {
+    if let Some(command) = &config.root_key_command {
+        return Ok((root_key_from_command(command)?, RootKeyOrigin::Command));
+    }
     match &config.root_key {
         Some(value) => {
             let source = RootKeySource::parse(value.clone());
@@ -166,6 +238,26 @@ fn load_root_key(config: &ServerConfig) -> anyhow::Result<(RootKey, RootKeyOrigi
             ))
         }
     }
+}
+
+/// Runs the auto-unseal command and reads the root key (base64) from its standard output.
+/// Neither the output nor the command's standard error is ever logged or echoed: a failing
+/// command is reported by its exit status only.
+fn root_key_from_command(command: &str) -> anyhow::Result<RootKey> {
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .context("could not run --root-key-command")?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        bail!("--root-key-command failed ({})", output.status);
+    }
+    let text = Zeroizing::new(String::from_utf8_lossy(&stdout).trim().to_owned());
+    RootKey::from_base64(&text)
+        .context("--root-key-command did not print a root key (32 bytes as base64)")
 }
 
 /// Writes the administrator's keys in the AWS shared-credentials format (mode 0600), so that
