@@ -527,6 +527,84 @@ def test_the_key_policy_is_authoritative(coffer, kms, iam):
 
 
 # --------------------------------------------------------------------------------------------
+# Secrets Manager on KMS keys
+# --------------------------------------------------------------------------------------------
+
+def test_secrets_on_a_customer_managed_key_follow_its_state(coffer, aws, kms, unique_name):
+    key = json.loads(aws.run("kms", "create-key", "--description", "secrets key",
+                             check=True).stdout)["KeyMetadata"]
+    alias = f"alias/{uuid.uuid4().hex[:12]}"
+    aws.run("kms", "create-alias", "--alias-name", alias, "--target-key-id", key["KeyId"],
+            check=True)
+    name = unique_name("on-cmk")
+    aws.run("secretsmanager", "create-secret", "--name", name, "--secret-string", "cmk value",
+            "--kms-key-id", alias, check=True)
+    described = aws.json("secretsmanager", "describe-secret", "--secret-id", name)
+    assert described["KmsKeyId"] == key["Arn"]
+    versions = aws.json("secretsmanager", "list-secret-version-ids", "--secret-id", name)
+    assert versions["Versions"][0]["KmsKeyIds"] == [key["Arn"]]
+
+    def read():
+        return aws.run("secretsmanager", "get-secret-value", "--secret-id", name,
+                       "--query", "SecretString", "--output", "text")
+
+    assert read().stdout.strip() == "cmk value"
+    aws.run("kms", "disable-key", "--key-id", key["KeyId"], check=True)
+    failed = read()
+    assert failed.returncode != 0
+    assert "(DecryptionFailure) when calling the GetSecretValue operation" in failed.stderr
+    assert f"{key['Arn']} is disabled." in failed.stderr
+    failed = aws.run("secretsmanager", "put-secret-value", "--secret-id", name,
+                     "--secret-string", "next")
+    assert failed.returncode != 0 and "(EncryptionFailure)" in failed.stderr
+    aws.run("kms", "enable-key", "--key-id", key["KeyId"], check=True)
+    assert read().stdout.strip() == "cmk value"
+
+    aws.run("kms", "schedule-key-deletion", "--key-id", key["KeyId"],
+            "--pending-window-in-days", "7", check=True)
+    failed = read()
+    assert failed.returncode != 0 and f"{key['Arn']} is pending deletion." in failed.stderr
+    aws.run("kms", "cancel-key-deletion", "--key-id", key["KeyId"], check=True)
+    aws.run("kms", "enable-key", "--key-id", key["KeyId"], check=True)
+    assert read().stdout.strip() == "cmk value"
+
+    # Secrets without a key use aws/secretsmanager, which DescribeSecret does not name.
+    plain = unique_name("on-default")
+    aws.run("secretsmanager", "create-secret", "--name", plain, "--secret-string", "d",
+            check=True)
+    assert "KmsKeyId" not in aws.json("secretsmanager", "describe-secret", "--secret-id", plain)
+    managed = kms.describe_key(KeyId="alias/aws/secretsmanager")["KeyMetadata"]
+    assert managed["KeyManager"] == "AWS"
+    # An unknown key is refused when the secret is created.
+    failed = aws.run("secretsmanager", "create-secret", "--name", unique_name("no-key"),
+                     "--secret-string", "x", "--kms-key-id", "alias/does-not-exist")
+    assert failed.returncode != 0 and "(EncryptionFailure)" in failed.stderr
+
+
+def test_reading_a_secret_needs_kms_decrypt_on_its_customer_managed_key(coffer, kms, iam,
+                                                                         unique_name):
+    key = new_key(kms)
+    sm = coffer.client()
+    name = unique_name("needs-decrypt")
+    sm.create_secret(Name=name, SecretString="guarded by kms", KmsKeyId=key["Arn"])
+    user = f"reader-{uuid.uuid4().hex[:10]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": key["Arn"]}))
+    access = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = coffer.client(aws_access_key_id=access["AccessKeyId"],
+                            aws_secret_access_key=access["SecretAccessKey"])
+    code, message, _ = error_of(lambda: as_user.get_secret_value(SecretId=name))
+    assert (code, message) == ("AccessDeniedException", "Access to KMS is not allowed")
+    # Allowed kms:Decrypt (the key's default policy delegates to IAM), the user reads it.
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"],
+         "Resource": "*"}))
+    assert as_user.get_secret_value(SecretId=name)["SecretString"] == "guarded by kms"
+
+
+# --------------------------------------------------------------------------------------------
 # Background maintenance, on a server whose clock the test moves
 # --------------------------------------------------------------------------------------------
 
