@@ -206,3 +206,33 @@ def test_root_key_from_a_command(tmp_path):
         capture_output=True, text=True, env=env, timeout=60)
     assert failing.returncode != 0 and "--root-key-command failed" in failing.stderr
     assert key not in failing.stderr + failing.stdout
+
+
+def test_rotating_the_root_key_file(tmp_path):
+    server = start_server(tmp_path / "server")
+    data_dir = tmp_path / "server" / "data"
+    try:
+        server.client().create_secret(Name="rotate/db", SecretString="before rotation")
+        kms = server.client("kms")
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        blob = kms.encrypt(KeyId=key, Plaintext=b"kms before rotation")["CiphertextBlob"]
+        # Not while the server runs: the data directory is locked.
+        busy = operator("rotate-root-key", "--data-dir", str(data_dir), check=False)
+        assert busy.returncode != 0 and "another coffer server" in busy.stderr
+    finally:
+        stop_and_check(server)
+    old_key = (data_dir / "root.key").read_text()
+    rotated = operator("rotate-root-key", "--data-dir", str(data_dir))
+    assert "Root key rotated" in rotated.stdout
+    new_key = (data_dir / "root.key").read_text()
+    assert new_key != old_key and old_key.strip() not in rotated.stdout + rotated.stderr
+    assert not (data_dir / "root.key.new").exists()
+
+    server = start_server(tmp_path / "server")
+    try:
+        assert server.client().get_secret_value(SecretId="rotate/db")["SecretString"] == \
+            "before rotation"
+        assert server.client("kms").decrypt(CiphertextBlob=blob)["Plaintext"] == \
+            b"kms before rotation"
+    finally:
+        stop_and_check(server)

@@ -103,6 +103,12 @@ impl RootKey {
         }
     }
 
+    /// Writes the key to a new file at `path` (mode 0600, synced with its directory); fails if
+    /// the file exists.
+    pub fn write_new_file(&self, path: &Path) -> CryptoResult<()> {
+        write_key_file(path, self)
+    }
+
     /// A 32-byte key for `purpose`, derived with HKDF-SHA256 so that each use of the root key
     /// gets an independent key and none of them reveals the root key.
     pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; KEY_LEN]> {

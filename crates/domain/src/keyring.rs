@@ -45,6 +45,17 @@ pub async fn open_keyring<S: Store>(
     Ok(Keyring::new(keys).expect("at least one key-encryption key exists"))
 }
 
+/// Whether `root` opens the store's key-encryption keys (`None` when there are none yet).
+pub async fn root_key_opens<S: Store>(
+    store: &S,
+    root: &RootKey,
+) -> Result<Option<bool>, KeyringError> {
+    let records = store.key_encryption_keys().await?;
+    Ok(records
+        .first()
+        .map(|r| KeyEncryptionKey::unwrap(&r.key_id, &r.wrapped_material, root).is_ok()))
+}
+
 /// Root-key rotation: re-wraps every key-encryption key under `new_root`, in one store
 /// write. Nothing else changes — KMS key material, access keys and secret values are sealed
 /// under the KEKs, not under the root key, so none of them is rewritten. Returns the

@@ -58,6 +58,20 @@ pub enum OperatorCommand {
     Seal(SealArgs),
     /// Whether a server is sealed, and the unseal progress.
     Status(StatusArgs),
+    /// Replace the root key of a data directory kept in a key file (the server must be
+    /// stopped). The key-encryption keys are re-wrapped under a new key, which replaces the
+    /// key file; nothing else is rewritten. Back up the new key file afterwards.
+    RotateRootKey(RotateRootKeyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RotateRootKeyArgs {
+    /// The data directory.
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+    pub data_dir: PathBuf,
+    /// The key file, when it is not <data-dir>/root.key (the path given to --root-key).
+    #[arg(long, value_name = "PATH")]
+    pub root_key_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

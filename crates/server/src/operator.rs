@@ -31,6 +31,17 @@ pub fn run(args: &OperatorArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Re
             print!("{}", report.as_str());
             Ok(())
         }
+        OperatorCommand::RotateRootKey(rotate) => {
+            let path = runtime.block_on(crate::setup::rotate_root_key_file(
+                &rotate.data_dir,
+                rotate.root_key_file.as_deref(),
+            ))?;
+            println!(
+                "Root key rotated: the new key is in {}. Back it up now: the old key no longer opens this data.",
+                path.display()
+            );
+            Ok(())
+        }
         OperatorCommand::Unseal(unseal) => run_unseal(unseal),
         OperatorCommand::Seal(seal) => run_seal(seal),
         OperatorCommand::Status(status) => {

@@ -67,6 +67,24 @@ pub async fn open(config: &ServerConfig) -> anyhow::Result<Opened> {
             seal::SEAL_FILE
         );
     }
+    let store = Arc::new(
+        EmbeddedStore::open(dir.join(DATABASE_FILE))
+            .with_context(|| format!("could not open the store in {}", dir.display()))?,
+    );
+    if sealed.is_none() && config.root_key_command.is_none() {
+        let key_file = match config
+            .root_key
+            .as_ref()
+            .map(|v| RootKeySource::parse(v.clone()))
+        {
+            Some(RootKeySource::File(path)) => Some(path),
+            Some(RootKeySource::Inline(_)) => None,
+            None => Some(dir.join(ROOT_KEY_FILE)),
+        };
+        if let Some(path) = key_file {
+            finish_root_key_rotation(&store, &path).await?;
+        }
+    }
     let root = match sealed {
         Some(config) => RootOfTrust::Sealed(config),
         None => {
@@ -74,10 +92,6 @@ pub async fn open(config: &ServerConfig) -> anyhow::Result<Opened> {
             RootOfTrust::Key(key, origin)
         }
     };
-    let store = Arc::new(
-        EmbeddedStore::open(dir.join(DATABASE_FILE))
-            .with_context(|| format!("could not open the store in {}", dir.display()))?,
-    );
     Ok(Opened {
         store,
         root,
@@ -133,6 +147,91 @@ pub async fn unlock(
         tokens,
         admin_credentials_written,
     })
+}
+
+fn pending_key_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    path.with_file_name(name)
+}
+
+/// `coffer operator rotate-root-key`: a new root key in place of the key file's. Crash-safe:
+/// the new key is written beside the old one (`<file>.new`) before the store is re-wrapped in
+/// one transaction, and replaces it after; [`finish_root_key_rotation`] completes or undoes
+/// an interrupted rotation at the next start.
+pub async fn rotate_root_key_file(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    if seal::SealConfig::read(data_dir)?.is_some() {
+        bail!(
+            "{} is sealed with unseal shares; rotating a split root key is not supported yet",
+            data_dir.display()
+        );
+    }
+    let _lock = lock_data_dir(data_dir)?;
+    let path = key_file
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| data_dir.join(ROOT_KEY_FILE));
+    let database = data_dir.join(DATABASE_FILE);
+    if !database.exists() {
+        bail!(
+            "{} holds no store to rotate the root key of",
+            data_dir.display()
+        );
+    }
+    let store = EmbeddedStore::open(&database)
+        .with_context(|| format!("could not open the store in {}", data_dir.display()))?;
+    finish_root_key_rotation(&store, &path).await?;
+    let old = RootKey::load(&RootKeySource::File(path.clone()))
+        .with_context(|| format!("could not read the root key file {}", path.display()))?;
+    if coffer_domain::keyring::root_key_opens(&store, &old).await? != Some(true) {
+        bail!(
+            "{} is not the root key of {}",
+            path.display(),
+            data_dir.display()
+        );
+    }
+    let new = RootKey::generate().context("could not generate a root key")?;
+    let pending = pending_key_path(&path);
+    new.write_new_file(&pending)
+        .with_context(|| format!("could not write {}", pending.display()))?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    coffer_domain::keyring::rotate_root_key(&store, &old, &new, now)
+        .await
+        .context("could not re-wrap the key-encryption keys")?;
+    std::fs::rename(&pending, &path)
+        .with_context(|| format!("could not move {} to {}", pending.display(), path.display()))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("could not sync {}", dir.display()))?;
+    }
+    use coffer_store::Store as _;
+    store.close().await.context("could not close the store")?;
+    Ok(path)
+}
+
+/// Completes or undoes a root-key rotation interrupted between writing `<file>.new` and
+/// replacing the key file: whichever key opens the store stays.
+async fn finish_root_key_rotation(store: &EmbeddedStore, path: &Path) -> anyhow::Result<()> {
+    let pending = pending_key_path(path);
+    if !pending.exists() {
+        return Ok(());
+    }
+    let new = RootKey::load(&RootKeySource::File(pending.clone()))
+        .with_context(|| format!("could not read {}", pending.display()))?;
+    if coffer_domain::keyring::root_key_opens(store, &new).await? == Some(true) {
+        std::fs::rename(&pending, path).with_context(|| {
+            format!("could not move {} to {}", pending.display(), path.display())
+        })?;
+        tracing::warn!(key_file = %path.display(), "completed an interrupted root key rotation");
+    } else {
+        std::fs::remove_file(&pending)
+            .with_context(|| format!("could not remove {}", pending.display()))?;
+        tracing::warn!(key_file = %path.display(), "discarded the key of an unfinished root key rotation");
+    }
+    Ok(())
 }
 
 /// `coffer operator init`: a new data directory whose root key exists only as unseal shares.
@@ -289,4 +388,49 @@ fn write_credentials_file(path: &Path, pair: &AccessKeyPair, region: &str) -> an
     file.sync_all()
         .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store_with_key(dir: &Path) -> (EmbeddedStore, RootKey) {
+        let store = EmbeddedStore::open(dir.join(DATABASE_FILE)).unwrap();
+        let (root, _) = RootKey::load_or_create(&dir.join(ROOT_KEY_FILE)).unwrap();
+        coffer_domain::keyring::open_keyring(&store, &root, 0)
+            .await
+            .unwrap();
+        (store, root)
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_rotation_is_completed_or_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ROOT_KEY_FILE);
+        let (store, old) = store_with_key(dir.path()).await;
+
+        // Crashed after writing the new key, before re-wrapping: the new key is discarded.
+        let new = RootKey::generate().unwrap();
+        new.write_new_file(&pending_key_path(&path)).unwrap();
+        finish_root_key_rotation(&store, &path).await.unwrap();
+        assert!(!pending_key_path(&path).exists());
+        let kept = RootKey::load(&RootKeySource::File(path.clone())).unwrap();
+        assert_eq!(kept.check_value(), old.check_value());
+
+        // Crashed after re-wrapping, before replacing the file: the new key takes its place.
+        new.write_new_file(&pending_key_path(&path)).unwrap();
+        coffer_domain::keyring::rotate_root_key(&store, &old, &new, 0)
+            .await
+            .unwrap();
+        finish_root_key_rotation(&store, &path).await.unwrap();
+        assert!(!pending_key_path(&path).exists());
+        let kept = RootKey::load(&RootKeySource::File(path.clone())).unwrap();
+        assert_eq!(kept.check_value(), new.check_value());
+        assert_eq!(
+            coffer_domain::keyring::root_key_opens(&store, &kept)
+                .await
+                .unwrap(),
+            Some(true)
+        );
+    }
 }
