@@ -152,7 +152,12 @@ pub fn open_secret_value_with_kms(
     sealed: &[u8],
 ) -> CryptoResult<SecretPlaintext> {
     let (blob, _) = split_v2(sealed)?;
-    let data_key = crate::kms_decrypt(blob, material, &context.kms_context())?;
+    // The same pairs as `kms_context`, in key order, without building the map per read.
+    let pairs = [
+        ("SecretARN", context.secret_arn),
+        ("SecretVersionId", context.version_id),
+    ];
+    let data_key = crate::kms::kms_decrypt_sorted(blob, material, &pairs)?;
     open_secret_value_with_data_key(context, &data_key, sealed)
 }
 

@@ -43,17 +43,17 @@ pub struct LoadedKey {
     pub arn: String,
 }
 
-type KeyCacheKey = (String, String, String);
-type MaterialCacheKey = (String, String, String, String);
-
 pub struct KmsService<S: Store> {
     store: Arc<S>,
     keyring: Keyring,
     clock: Arc<dyn Clock>,
     partition: String,
     authorizer: Option<Arc<Authorizer>>,
-    keys: Cache<KeyCacheKey, Arc<LoadedKey>>,
-    materials: Cache<MaterialCacheKey, Arc<KmsKeyMaterial>>,
+    /// By key id (random UUIDs, unique across accounts); an entry is used only for the account
+    /// and region it was loaded for. Keyed by borrowable strings so a hit allocates nothing.
+    keys: Cache<String, Arc<LoadedKey>>,
+    /// By material id (random 128-bit), with the key it belongs to checked on use.
+    materials: Cache<String, (String, Arc<KmsKeyMaterial>)>,
     generation: AtomicI64,
     generation_checked_at: AtomicI64,
 }
@@ -122,8 +122,10 @@ impl<S: Store> KmsService<S> {
         key_id: &str,
     ) -> KmsResult<Option<Arc<LoadedKey>>> {
         self.check_generation().await?;
-        let cache_key = (account.to_owned(), region.to_owned(), key_id.to_owned());
-        if let Some(hit) = self.keys.get(&cache_key) {
+        if let Some(hit) = self.keys.get(key_id)
+            && hit.record.account_id == account
+            && hit.record.region == region
+        {
             return Ok(Some(hit));
         }
         let Some(record) = self.store.kms_key(account, region, key_id).await? else {
@@ -136,20 +138,16 @@ impl<S: Store> KmsService<S> {
             record,
             doc,
         });
-        self.keys.insert(cache_key, Arc::clone(&loaded));
+        self.keys.insert(key_id.to_owned(), Arc::clone(&loaded));
         Ok(Some(loaded))
     }
 
     /// One material version of a key, opened, through the cache.
     async fn material(&self, key: &LoadedKey, material_id: &str) -> KmsResult<Arc<KmsKeyMaterial>> {
         let r = &key.record;
-        let cache_key = (
-            r.account_id.clone(),
-            r.region.clone(),
-            r.key_id.clone(),
-            material_id.to_owned(),
-        );
-        if let Some(hit) = self.materials.get(&cache_key) {
+        if let Some((owner, hit)) = self.materials.get(material_id)
+            && owner == key.arn
+        {
             return Ok(hit);
         }
         let materials = self
@@ -164,7 +162,10 @@ impl<S: Store> KmsService<S> {
             material_id,
             &stored.sealed_material,
         )?);
-        self.materials.insert(cache_key, Arc::clone(&opened));
+        self.materials.insert(
+            material_id.to_owned(),
+            (key.arn.clone(), Arc::clone(&opened)),
+        );
         Ok(opened)
     }
 

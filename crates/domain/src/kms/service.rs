@@ -48,6 +48,12 @@ fn is_key_id(text: &str) -> bool {
         })
 }
 
+/// The caller's own account's AWS managed key: its fixed policy lets every principal of the
+/// account use it through Secrets Manager, so Secrets Manager's use of it is not evaluated.
+fn is_own_managed_key(caller: &Caller, key: &LoadedKey) -> bool {
+    key.doc.key_manager == KeyManager::Aws && key.record.account_id == caller.account_id
+}
+
 /// What maintenance did to one key.
 enum Maintained {
     Nothing,
@@ -1426,7 +1432,7 @@ impl<S: Store> KmsService<S> {
         key: &LoadedKey,
         context: &BTreeMap<String, String>,
     ) -> KmsResult<()> {
-        if key.doc.key_manager == KeyManager::Aws && key.record.account_id == caller.account_id {
+        if is_own_managed_key(caller, key) {
             return Ok(());
         }
         let via = format!("secretsmanager.{}.amazonaws.com", caller.region);
@@ -1448,9 +1454,11 @@ impl<S: Store> KmsService<S> {
         context: EncryptionContext<'_>,
         plaintext: &[u8],
     ) -> KmsResult<Vec<u8>> {
-        let kms_context = context.kms_context();
-        self.authorize_via_secrets_manager(caller, "kms:GenerateDataKey", key, &kms_context)
-            .await?;
+        if !is_own_managed_key(caller, key) {
+            let kms_context = context.kms_context();
+            self.authorize_via_secrets_manager(caller, "kms:GenerateDataKey", key, &kms_context)
+                .await?;
+        }
         Self::check_usable(key)?;
         let material = self.material(key, &key.doc.current_material).await?;
         Ok(coffer_crypto::seal_secret_value_with_kms(
@@ -1473,9 +1481,11 @@ impl<S: Store> KmsService<S> {
             return Ok(self.keyring.open_secret_value(context, sealed)?);
         };
         let (key, material_id) = self.ciphertext_key(caller, blob, None).await?;
-        let kms_context = context.kms_context();
-        self.authorize_via_secrets_manager(caller, "kms:Decrypt", &key, &kms_context)
-            .await?;
+        if !is_own_managed_key(caller, &key) {
+            let kms_context = context.kms_context();
+            self.authorize_via_secrets_manager(caller, "kms:Decrypt", &key, &kms_context)
+                .await?;
+        }
         Self::check_usable(&key)?;
         let material = self.material(&key, &material_id).await?;
         coffer_crypto::open_secret_value_with_kms(context, &material, sealed)
