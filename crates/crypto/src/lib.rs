@@ -31,6 +31,7 @@
 //!
 //! Architecture Invariant: no other Coffer crate depends on aws-lc-rs or sees a plaintext key.
 
+mod audit;
 mod envelope;
 mod keys;
 mod kms;
@@ -38,6 +39,10 @@ mod root_key;
 mod shamir;
 mod token;
 
+pub use audit::{
+    AuditSigner, GENESIS_HASH, HASH_LEN, PUBLIC_KEY_LEN, SIGNATURE_LEN, audit_chain_hash,
+    audit_digest_message, verify_audit_signature,
+};
 pub use envelope::{
     EncryptionContext, SecretPlaintext, open_secret_value_with_data_key,
     open_secret_value_with_kms, seal_secret_value_with_data_key, seal_secret_value_with_kms,

@@ -11,6 +11,7 @@
 //! connections, which WAL lets run beside the writer. Every call runs on tokio's blocking
 //! pool, never on the async workers.
 
+mod audit_sql;
 mod kms_sql;
 mod schema;
 mod sql;
@@ -20,9 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use coffer_store::{
-    AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, IamEntityRecord, IamKind,
-    KeyEncryptionKeyRecord, KmsAliasRecord, KmsKeyRecord, KmsMaterialRecord, ListQuery,
-    SecretAggregate, SecretChange, SecretRecord, Store, StoreError, StoreResult, VersionWrite,
+    AccessKeyInsert, AccessKeyRecord, AccessKeyStatus, AuditDigestRow, AuditLink, AuditQuery,
+    AuditRecordRow, IamEntityRecord, IamKind, KeyEncryptionKeyRecord, KmsAliasRecord, KmsKeyRecord,
+    KmsMaterialRecord, ListQuery, NewAuditRecord, SecretAggregate, SecretChange, SecretRecord,
+    Store, StoreError, StoreResult, VersionWrite,
 };
 use rusqlite::{Connection, OpenFlags};
 
@@ -470,6 +472,46 @@ impl Store for EmbeddedStore {
             alias_name.to_owned(),
         );
         self.write(move |tx| kms_sql::delete_alias(tx, &a, &r, &n))
+            .await
+    }
+
+    async fn append_audit_records(
+        &self,
+        records: Vec<NewAuditRecord>,
+        link: AuditLink,
+    ) -> StoreResult<Vec<i64>> {
+        self.write(move |tx| audit_sql::append(tx, &records, link))
+            .await
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        self.read(audit_sql::head).await
+    }
+
+    async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditRecordRow>> {
+        self.read(move |c| audit_sql::records(c, after_seq, limit))
+            .await
+    }
+
+    async fn lookup_audit_records(&self, query: AuditQuery) -> StoreResult<Vec<AuditRecordRow>> {
+        self.read(move |c| audit_sql::lookup(c, &query)).await
+    }
+
+    async fn append_audit_digest(&self, digest: AuditDigestRow) -> StoreResult<()> {
+        self.write(move |tx| audit_sql::append_digest(tx, &digest))
+            .await
+    }
+
+    async fn audit_digests(&self) -> StoreResult<Vec<AuditDigestRow>> {
+        self.read(audit_sql::digests).await
+    }
+
+    async fn purge_audit_records(&self, before_time: i64) -> StoreResult<u64> {
+        self.write(move |tx| audit_sql::purge(tx, before_time))
             .await
     }
 

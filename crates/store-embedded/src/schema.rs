@@ -116,6 +116,35 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX kms_aliases_by_key ON kms_aliases (account_id, region, target_key_id);
     "#,
+    // 3: the audit trail (hash-chained records) and its signed digests.
+    r#"
+    CREATE TABLE audit_records (
+        seq            INTEGER PRIMARY KEY,
+        account_id     TEXT NOT NULL,
+        region         TEXT NOT NULL,
+        event_time     INTEGER NOT NULL,
+        event_id       TEXT NOT NULL,
+        event_name     TEXT NOT NULL,
+        event_source   TEXT NOT NULL,
+        read_only      INTEGER NOT NULL,
+        username       TEXT,
+        access_key_id  TEXT,
+        -- "type TAB name NEWLINE" per resource, for LookupEvents' resource filters.
+        resources      TEXT NOT NULL,
+        record         TEXT NOT NULL,
+        previous_hash  BLOB NOT NULL,
+        hash           BLOB NOT NULL
+    );
+    CREATE INDEX audit_records_by_time ON audit_records (account_id, region, event_time);
+
+    CREATE TABLE audit_digests (
+        seq         INTEGER PRIMARY KEY,
+        head_hash   BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        public_key  BLOB NOT NULL,
+        signature   BLOB NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(connection: &mut Connection) -> StoreResult<()> {

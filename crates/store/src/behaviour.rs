@@ -756,6 +756,151 @@ pub async fn kms_keys_materials_and_aliases_are_stored<S: Store>(store: &S) {
     );
 }
 
+fn audit_entry(n: i64, name: &str, resource: &str) -> NewAuditRecord {
+    NewAuditRecord {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        event_time: 1_000 * n,
+        event_id: format!("event-{n}"),
+        event_name: name.into(),
+        event_source: "secretsmanager.amazonaws.com".into(),
+        read_only: name.starts_with("Get"),
+        username: Some(if n % 2 == 0 { "alice" } else { "bob" }.into()),
+        access_key_id: Some(format!("AKIA{n:016}")),
+        resources: vec![("AWS::SecretsManager::Secret".into(), resource.into())],
+        record: format!("{{\"n\":{n}}}"),
+    }
+}
+
+fn test_link(seq: u64, previous: &[u8], record: &[u8]) -> [u8; 32] {
+    // Any deterministic function of the three will do for the store's behaviour.
+    let mut out = [0u8; 32];
+    out[..8].copy_from_slice(&seq.to_be_bytes());
+    out[8] = previous.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    out[9] = record.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    out
+}
+
+pub async fn audit_records_are_chained_looked_up_and_purged<S: Store>(store: &S) {
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    let first: Vec<NewAuditRecord> = (1..=3)
+        .map(|n| audit_entry(n, "GetSecretValue", "arn:secret:a"))
+        .collect();
+    assert_eq!(
+        store.append_audit_records(first, test_link).await.unwrap(),
+        [1, 2, 3]
+    );
+    let second: Vec<NewAuditRecord> = (4..=6)
+        .map(|n| audit_entry(n, "PutSecretValue", "arn:secret:b"))
+        .collect();
+    assert_eq!(
+        store.append_audit_records(second, test_link).await.unwrap(),
+        [4, 5, 6]
+    );
+    let all = store.audit_records(0, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].previous_hash, vec![0u8; 32]);
+    for pair in all.windows(2) {
+        assert_eq!(
+            pair[1].previous_hash, pair[0].hash,
+            "the chain links each record"
+        );
+        assert_eq!(
+            pair[1].hash.as_slice(),
+            test_link(
+                pair[1].seq as u64,
+                &pair[1].previous_hash,
+                pair[1].entry.record.as_bytes()
+            )
+        );
+    }
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some((6, all[5].hash.clone()))
+    );
+    assert_eq!(
+        all[3].entry,
+        audit_entry(4, "PutSecretValue", "arn:secret:b")
+    );
+
+    // Lookups: newest first, by attribute, time range and cursor.
+    let query = |attribute: Option<(AuditAttribute, &str)>| AuditQuery {
+        account_id: ACCOUNT.into(),
+        region: REGION.into(),
+        attribute: attribute.map(|(a, v)| (a, v.to_owned())),
+        start_time: 0,
+        end_time: i64::MAX,
+        before_seq: None,
+        limit: 100,
+    };
+    let seqs = |rows: Vec<AuditRecordRow>| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(store.lookup_audit_records(query(None)).await.unwrap()),
+        [6, 5, 4, 3, 2, 1]
+    );
+    for (attribute, value, expected) in [
+        (AuditAttribute::EventName, "GetSecretValue", vec![3, 2, 1]),
+        (AuditAttribute::ReadOnly, "false", vec![6, 5, 4]),
+        (AuditAttribute::Username, "alice", vec![6, 4, 2]),
+        (AuditAttribute::EventId, "event-5", vec![5]),
+        (AuditAttribute::AccessKeyId, "AKIA0000000000000003", vec![3]),
+        (AuditAttribute::ResourceName, "arn:secret:b", vec![6, 5, 4]),
+        (AuditAttribute::ResourceName, "arn:secret", vec![]),
+        (
+            AuditAttribute::ResourceType,
+            "AWS::SecretsManager::Secret",
+            vec![6, 5, 4, 3, 2, 1],
+        ),
+        (AuditAttribute::EventSource, "kms.amazonaws.com", vec![]),
+    ] {
+        assert_eq!(
+            seqs(
+                store
+                    .lookup_audit_records(query(Some((attribute, value))))
+                    .await
+                    .unwrap()
+            ),
+            expected,
+            "{attribute:?} = {value}"
+        );
+    }
+    let mut page = query(None);
+    page.start_time = 2_000;
+    page.end_time = 5_000;
+    page.before_seq = Some(5);
+    page.limit = 2;
+    assert_eq!(
+        seqs(store.lookup_audit_records(page).await.unwrap()),
+        [4, 3]
+    );
+
+    // Digests.
+    let digest = AuditDigestRow {
+        seq: 3,
+        head_hash: all[2].hash.clone(),
+        created_at: 7,
+        public_key: vec![1; 32],
+        signature: vec![2; 64],
+    };
+    store.append_audit_digest(digest.clone()).await.unwrap();
+    store.append_audit_digest(digest.clone()).await.unwrap();
+    assert_eq!(store.audit_digests().await.unwrap(), vec![digest]);
+
+    // Retention removes from the front only and always keeps the head.
+    assert_eq!(store.purge_audit_records(3_500).await.unwrap(), 3);
+    assert_eq!(seqs(store.audit_records(0, 100).await.unwrap()), [4, 5, 6]);
+    assert!(store.audit_digests().await.unwrap().is_empty());
+    assert_eq!(store.purge_audit_records(i64::MAX).await.unwrap(), 2);
+    assert_eq!(seqs(store.audit_records(0, 100).await.unwrap()), [6]);
+    assert_eq!(
+        store
+            .append_audit_records(vec![audit_entry(7, "ListSecrets", "")], test_link)
+            .await
+            .unwrap(),
+        [7]
+    );
+}
+
 pub async fn resource_policies_are_stored_verbatim<S: Store>(store: &S) {
     let mut record = secret("with-policy", 1);
     let text = "{ \"Version\" : \"2012-10-17\",\n  \"Statement\": [] }";
@@ -1052,6 +1197,7 @@ macro_rules! store_behaviour_suite {
             key_encryption_keys_are_kept_and_rewrapped,
             access_keys_are_stored,
             kms_keys_materials_and_aliases_are_stored,
+            audit_records_are_chained_looked_up_and_purged,
             settings_keep_the_first_value,
             resource_policies_are_stored_verbatim,
             iam_entities_are_unique_ignoring_case_and_swap_by_revision,

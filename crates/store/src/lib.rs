@@ -314,6 +314,46 @@ pub trait Store: Send + Sync + 'static {
     /// states and material can tell that they are stale.
     fn kms_generation(&self) -> impl Future<Output = StoreResult<i64>> + Send;
 
+    /// Appends audit records in order, in one transaction: each gets the next sequence
+    /// number and the hash `link(seq, previous hash, record)`. Returns their sequence numbers.
+    fn append_audit_records(
+        &self,
+        records: Vec<NewAuditRecord>,
+        link: AuditLink,
+    ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
+
+    /// The last record's sequence number and hash.
+    fn audit_head(&self) -> impl Future<Output = StoreResult<Option<(i64, Vec<u8>)>>> + Send;
+
+    /// Records after `after_seq`, in order (for verification).
+    fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<AuditRecordRow>>> + Send;
+
+    /// Records matching a LookupEvents query, newest first.
+    fn lookup_audit_records(
+        &self,
+        query: AuditQuery,
+    ) -> impl Future<Output = StoreResult<Vec<AuditRecordRow>>> + Send;
+
+    /// Stores a signed digest (a digest at an existing `seq` is kept as it is).
+    fn append_audit_digest(
+        &self,
+        digest: AuditDigestRow,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Every digest, in order.
+    fn audit_digests(&self) -> impl Future<Output = StoreResult<Vec<AuditDigestRow>>> + Send;
+
+    /// Retention: removes records older than `before_time` and the digests before the first
+    /// record kept. Returns how many records were removed.
+    fn purge_audit_records(
+        &self,
+        before_time: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
     /// A small named value the server keeps for itself (e.g. the pagination token key,
     /// wrapped). Returns the stored value, inserting `value` first if the name was free, so
     /// that concurrent first starts agree on one value.

@@ -233,3 +233,72 @@ pub struct KmsAliasRecord {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// An audit record to append: the CloudTrail-format JSON and the fields LookupEvents filters
+/// on. The store gives it its sequence number and chain hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuditRecord {
+    pub account_id: String,
+    pub region: String,
+    pub event_time: i64,
+    pub event_id: String,
+    pub event_name: String,
+    pub event_source: String,
+    pub read_only: bool,
+    pub username: Option<String>,
+    pub access_key_id: Option<String>,
+    /// `(ResourceType, ResourceName)` pairs.
+    pub resources: Vec<(String, String)>,
+    /// The record, as JSON text; what the chain hashes.
+    pub record: String,
+}
+
+/// A stored audit record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecordRow {
+    /// Position in the trail: 1, 2, 3, ... with no gaps, except before the first record a
+    /// retention purge kept.
+    pub seq: i64,
+    pub entry: NewAuditRecord,
+    pub previous_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// A signed digest of the trail's head at `seq`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditDigestRow {
+    pub seq: i64,
+    pub head_hash: Vec<u8>,
+    pub created_at: i64,
+    pub public_key: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// LookupEvents' filter attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditAttribute {
+    EventId,
+    EventName,
+    ReadOnly,
+    Username,
+    ResourceType,
+    ResourceName,
+    EventSource,
+    AccessKeyId,
+}
+
+/// A page of LookupEvents: newest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub account_id: String,
+    pub region: String,
+    pub attribute: Option<(AuditAttribute, String)>,
+    pub start_time: i64,
+    pub end_time: i64,
+    /// Only records before this sequence number (the page cursor).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+/// How the chain links a record to its predecessor: `(seq, previous hash, record) -> hash`.
+pub type AuditLink = fn(u64, &[u8], &[u8]) -> [u8; 32];
