@@ -170,6 +170,15 @@ impl Authorizer {
         }
     }
 
+    /// `aws:userid` of a principal the authoriser has seen (the audit record's
+    /// `principalId`): from the cache, without a store read.
+    pub fn cached_user_id(&self, principal: &Principal) -> Option<String> {
+        self.principals
+            .get(cache_key(principal).as_ref())
+            .map(|c| c.info.user_id.clone())
+            .filter(|id| !id.is_empty())
+    }
+
     async fn compiled_principal(
         &self,
         principal: &Principal,

@@ -6,6 +6,7 @@
 //! errors carry AWS's messages, but the wire layer picks the error types.
 //! Time and randomness come in through `Clock` and `Randomness` so tests control both.
 
+pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod error;
