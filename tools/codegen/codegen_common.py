@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,9 @@ def field_name(member: str) -> str:
 
 
 def lower_camel(member: str) -> str:
-    # AWS lower-cases only the first letter (`rotationLambdaARN`).
+    # AWS lower-cases only the first letter (`rotationLambdaARN`), in validation paths and in
+    # CloudTrail records alike; applied literally, `ARN` becomes `aRN` and `AWSAccountId`
+    # `aWSAccountId`.
     return member[:1].lower() + member[1:]
 
 
@@ -183,6 +186,8 @@ class Model:
 
     `byte_length_shapes`: string shapes whose length limit is enforced on the UTF-8 byte length
     instead of the code point count. `constraint_order`: see LENGTH_FIRST / PATTERN_FIRST.
+    `service_checked_shapes`: scalar shapes whose model constraints the service checks itself,
+    with its own exception, so decoding must let them through.
     """
 
     def __init__(
@@ -191,6 +196,7 @@ class Model:
         operations: list[str] | None = None,
         byte_length_shapes: frozenset[str] = frozenset(),
         constraint_order: tuple[str, ...] = LENGTH_FIRST,
+        service_checked_shapes: frozenset[str] = frozenset(),
     ):
         self.raw = raw
         self.shapes: dict = raw["shapes"]
@@ -206,6 +212,10 @@ class Model:
             self.op_names = sorted(operations)
         self.byte_length_shapes = byte_length_shapes
         self.constraint_order = constraint_order
+        self.service_checked_shapes = service_checked_shapes
+        for name in service_checked_shapes:
+            if name not in self.shapes or self.shapes[name]["type"] in ("structure", "list", "map"):
+                raise UnsupportedModel(f"service-checked shape {name} is not a scalar of the model")
         self.input_structs: set[str] = set()
         self.output_structs: set[str] = set()
         self.checked_shapes: set[str] = set()
@@ -314,6 +324,8 @@ class Model:
                 m in shape.get("required", []) or self.needs_check(s["shape"])
                 for m, s in shape["members"].items()
             )
+        if name in self.service_checked_shapes:
+            return False
         own = any(
             k in shape for k in ("enum", "pattern")
         ) or shape.get("min", 0) > 0 or "max" in shape
@@ -360,6 +372,8 @@ def describe(model: Model, name: str, member: dict, required: bool) -> str:
         parts.append("one of " + ", ".join(f"`{v}`" for v in shape["enum"]))
     if "pattern" in shape:
         parts.append(f"pattern `{shape['pattern']}`")
+    if name in model.service_checked_shapes:
+        parts.append("checked by the service, not when decoding")
     if t == "list":
         parts.append(f"items `{shape['member']['shape']}`")
     if t == "map":
@@ -562,6 +576,221 @@ def std_uses(model: Model) -> list[str]:
 def section(title: str) -> list[str]:
     bar = "// " + "-" * 97
     return [bar, f"// {title}", bar, ""]
+
+
+# ------------------------------------------------------------------------------------------------
+# Audit records: CloudTrail's readOnly, requestParameters and responseElements (spec §7.2, §7.3)
+# ------------------------------------------------------------------------------------------------
+
+# CloudTrail marks calls read-only by what they do; for the operations Coffer serves, these name
+# prefixes say it. Services add the read-only operations the prefixes miss (AuditConfig.read_only).
+READ_ONLY_PREFIXES = ("Get", "Describe", "List", "BatchGet")
+
+# Names the generated audit code uses; a model structure with one of these names would clash.
+AUDIT_NAMES = {"Map", "Value", "AuditValue", "OperationOutput"}
+
+
+class AuditConfig:
+    """What a service adds to the model-derived audit rules.
+
+    `read_only`: operations CloudTrail marks read-only that READ_ONLY_PREFIXES miss.
+    `redacted`: (structure, member) pairs never recorded although the model does not mark them
+    sensitive, each with the reason (a comment in the generated code).
+    """
+
+    def __init__(self, read_only: tuple[str, ...] = (), redacted: dict | None = None):
+        self.read_only = read_only
+        self.redacted: dict[tuple[str, str], str] = redacted or {}
+
+
+def read_only_ops(model: Model, config: AuditConfig) -> list[str]:
+    unknown = [op for op in config.read_only if op not in model.op_names]
+    if unknown:
+        raise UnsupportedModel(f"read-only operations not served: {', '.join(unknown)}")
+    return [
+        op for op in model.op_names
+        if op.startswith(READ_ONLY_PREFIXES) or op in config.read_only
+    ]
+
+
+def recorded_response_ops(model: Model, config: AuditConfig) -> list[str]:
+    """Operations whose response CloudTrail records: not read-only (so not GetSecretValue,
+    BatchGetSecretValue, GetRandomPassword nor KMS's cryptographic operations) and with an output."""
+    read_only = set(read_only_ops(model, config))
+    return [op for op in model.op_names if op not in read_only and "output" in model.operations[op]]
+
+
+def _sensitive_value(model: Model, name: str) -> bool:
+    """A shape whose values are secret as a whole: sensitive itself, or a list or map of such.
+    (A structure with sensitive members is recorded without them instead.)"""
+    shape = model.shape(name)
+    if shape.get("sensitive"):
+        return True
+    if shape["type"] == "list":
+        return _sensitive_value(model, shape["member"]["shape"])
+    if shape["type"] == "map":
+        return _sensitive_value(model, shape["key"]["shape"]) or _sensitive_value(
+            model, shape["value"]["shape"]
+        )
+    return False
+
+
+def _binary_value(model: Model, name: str) -> bool:
+    shape = model.shape(name)
+    if shape["type"] == "blob":
+        return True
+    if shape["type"] == "list":
+        return _binary_value(model, shape["member"]["shape"])
+    if shape["type"] == "map":
+        return _binary_value(model, shape["value"]["shape"])
+    return False
+
+
+def audit_drop_reason(model: Model, config: AuditConfig, struct: str, member: str, spec: dict):
+    """Why a member is never written to an audit record, or None if it is recorded."""
+    if (struct, member) in config.redacted:
+        return config.redacted[(struct, member)]
+    if spec.get("sensitive") or _sensitive_value(model, spec["shape"]):
+        return "sensitive in the model"
+    if _binary_value(model, spec["shape"]):
+        return "binary, which CloudTrail does not record"
+    return None
+
+
+def audit_structs(model: Model, config: AuditConfig) -> list[str]:
+    """The structures an audit record can hold: those reachable through recorded members from
+    every request and from the responses CloudTrail records."""
+    for struct, member in config.redacted:
+        if member not in model.shapes.get(struct, {}).get("members", {}):
+            raise UnsupportedModel(f"redacted member {struct}.{member} is not in the model")
+    found: set[str] = set()
+
+    def reach(name: str):
+        shape = model.shape(name)
+        t = shape["type"]
+        if t == "structure":
+            if name in found:
+                return
+            if name in AUDIT_NAMES:
+                raise UnsupportedModel(f"structure {name} clashes with a generated audit name")
+            found.add(name)
+            for member, spec in shape.get("members", {}).items():
+                if audit_drop_reason(model, config, name, member, spec) is None:
+                    reach(spec["shape"])
+        elif t == "list":
+            reach(shape["member"]["shape"])
+        elif t == "map":
+            if model.shape(shape["key"]["shape"])["type"] != "string":
+                raise UnsupportedModel(f"map {name} with non-string keys in an audit record")
+            reach(shape["value"]["shape"])
+
+    for op in model.op_names:
+        reach(model.input_name(op))
+    for op in recorded_response_ops(model, config):
+        reach(model.output_name(op))
+    return sorted(found)
+
+
+def emit_audit(model: Model, config: AuditConfig) -> list[str]:
+    """`Operation::read_only` and `records_response`, `audit_request_parameters`,
+    `OperationOutput` with `audit_response_elements`, and `AuditValue` for every structure an
+    audit record can hold (built on crates/wire/src/audit.rs)."""
+    ops = model.op_names
+    read_only = read_only_ops(model, config)
+    recorded = recorded_response_ops(model, config)
+
+    def matches(names: list[str]) -> str:
+        if not names:
+            return "false"
+        if len(names) == len(ops):
+            return "true"
+        return "matches!(self, " + " | ".join(f"Operation::{op}" for op in names) + ")"
+
+    named = "named " + ", ".join(f"`{p}*`" for p in READ_ONLY_PREFIXES)
+    if config.read_only:
+        doc = f"CloudTrail's `readOnly`: operations {named}, and " + ", ".join(
+            f"`{op}`" for op in config.read_only
+        ) + "."
+    else:
+        doc = f"CloudTrail's `readOnly`: operations {named}."
+    out = ["impl Operation {"]
+    out += textwrap.wrap(doc, width=100, initial_indent="    /// ", subsequent_indent="    /// ")
+    out += [
+        "    pub fn read_only(self) -> bool {",
+        f"        {matches(read_only)}",
+        "    }",
+        "",
+        "    /// Whether the audit record holds the response (`responseElements`): never for read-only",
+        "    /// calls (so never a returned secret value, password or plaintext) nor for operations",
+        "    /// without output; `null` then.",
+        "    pub fn records_response(self) -> bool {",
+        f"        {matches(recorded)}",
+        "    }",
+        "}",
+        "",
+        "/// CloudTrail's `requestParameters` for a decoded request: its members with the first letter",
+        "/// lower-cased, without sensitive or binary ones; `null` when none is left.",
+        "pub fn audit_request_parameters(request: &Request) -> Value {",
+        "    match request {",
+    ]
+    out += [f"        Request::{op}(r) => audit::top_level(r)," for op in ops]
+    out += [
+        "    }",
+        "}",
+        "",
+        "/// Ties a response type to its operation, and gives the audit record's `responseElements`.",
+        "pub trait OperationOutput {",
+        "    const OPERATION: Operation;",
+        "",
+        "    /// `null` unless `Self::OPERATION.records_response()`.",
+        "    fn audit_response_elements(&self) -> Value;",
+        "}",
+        "",
+        "/// CloudTrail's `responseElements` for a response: `null` for read-only operations and",
+        "/// operations without output, else the members as in `audit_request_parameters`.",
+        "pub fn audit_response_elements<T: OperationOutput>(response: &T) -> Value {",
+        "    response.audit_response_elements()",
+        "}",
+        "",
+    ]
+    outputs = [model.output_name(op) for op in ops]
+    if len(set(outputs)) != len(outputs):
+        raise UnsupportedModel("two operations share an output shape (one OperationOutput impl each)")
+    for op in ops:
+        name = model.output_name(op)
+        if op in recorded:
+            body = ["    fn audit_response_elements(&self) -> Value {", "        audit::top_level(self)", "    }"]
+        else:
+            why = "read-only" if op in read_only else "no output"
+            body = [
+                f"    /// Not recorded ({why}): the members are not even looked at.",
+                "    fn audit_response_elements(&self) -> Value {",
+                "        Value::Null",
+                "    }",
+            ]
+        out += [f"impl OperationOutput for {name} {{", f"    const OPERATION: Operation = Operation::{op};", ""]
+        out += body
+        out += ["}", ""]
+    for name in audit_structs(model, config):
+        members = model.shape(name).get("members", {})
+        lines = []
+        for member, spec in members.items():
+            reason = audit_drop_reason(model, config, name, member, spec)
+            if reason is not None:
+                lines.append(f"// `{member}`: never recorded ({reason}).")
+                continue
+            lines.append(
+                f'audit::member(&mut members, "{lower_camel(member)}", self.{field_name(member)}.as_ref());'
+            )
+        recorded_any = any(not l.startswith("//") for l in lines)
+        out += [f"impl AuditValue for {name} {{", "    fn audit_value(&self) -> Option<Value> {"]
+        if recorded_any:
+            out.append("        let mut members = Map::new();")
+        else:
+            out.append("        let members = Map::new();")
+        out += ["        " + l for l in lines]
+        out += ["        Some(Value::Object(members))", "    }", "}", ""]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

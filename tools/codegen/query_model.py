@@ -23,6 +23,9 @@ crates/wire/src/query/ for the hand-written runtime):
   Output side: `query::XmlStructure`; each `<Op>Response` also implements `query::QueryOutput`
   (root element, namespace, result wrapper), including an empty one for operations without output.
 - IAM policy documents (`policyDocumentType`) are written URL-encoded (spec §5.2).
+- The audit record's parts, as for the JSON services (codegen_common.emit_audit): `Operation::read_only`,
+  `Operation::records_response`, `audit_request_parameters` (from the decoded request),
+  `OperationOutput` / `audit_response_elements`, and `AuditValue` for the structures they hold.
 
 Like wire_model.py, it refuses model features it cannot translate faithfully (flattened lists or
 maps, XML attributes, recursive shapes, unknown regex escapes, ...).
@@ -34,15 +37,18 @@ import argparse
 import re
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from codegen_common import (
+    AUDIT_NAMES,
     PATTERN_FIRST,
     REPO_ROOT,
+    AuditConfig,
     Model,
     UnsupportedModel,
     codec_types,
     describe,
+    emit_audit,
     emit_check_fns,
     emit_echo,
     emit_enums,
@@ -65,6 +71,8 @@ class Service:
     module: str
     # The operations Coffer serves, one per line: adding an operation is adding its name here.
     operations: tuple[str, ...]
+    # Read-only operations beyond the name prefixes, and members never to be recorded.
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 SERVICES = {
@@ -136,6 +144,16 @@ SERVICES = {
             "GetCallerIdentity",
             "AssumeRole",
             "GetSessionToken",
+        ),
+        # botocore marks only the secret access key sensitive; these are credentials too and
+        # never belong in an audit record.
+        audit=AuditConfig(
+            redacted={
+                ("Credentials", "SessionToken"): "a session token is a credential",
+                ("AssumeRoleRequest", "TokenCode"): "an MFA code is a credential",
+                ("GetSessionTokenRequest", "TokenCode"): "an MFA code is a credential",
+                ("ProvidedContext", "ContextAssertion"): "a signed context assertion is a credential",
+            }
         ),
     ),
 }
@@ -349,6 +367,19 @@ def emit_requests(model: Model) -> list[str]:
     ]
     out += [f"            Operation::{op} => query::decode(form).map(Request::{op})," for op in ops]
     out += ["        }", "    }", ""]
+    out += [
+        "    /// Reads the parameters of `operation` without checking the model's constraints: tests",
+        "    /// build requests with every member set this way.",
+        "    #[cfg(test)]",
+        "    pub(crate) fn decode_unvalidated(",
+        "        operation: Operation,",
+        "        form: &FormParams,",
+        "    ) -> Result<Request, QueryDecodeError> {",
+        "        let form = &mut FormReader::new(form);",
+        "        match operation {",
+    ]
+    out += [f"            Operation::{op} => FromForm::read(form).map(Request::{op})," for op in ops]
+    out += ["        }", "    }", ""]
     out += ["    pub fn operation(&self) -> Operation {", "        match self {"]
     out += [f"            Request::{op}(_) => Operation::{op}," for op in ops]
     out += ["        }", "    }", "}", ""]
@@ -422,7 +453,7 @@ def emit_errors(model: Model) -> list[str]:
 
 
 def emit_struct(model: Model, name: str, title: str, output_of: str | None = None) -> list[str]:
-    if name in RESERVED_NAMES:
+    if name in RESERVED_NAMES or name in AUDIT_NAMES:
         raise UnsupportedModel(f"structure {name} clashes with a generated or imported name")
     shape = model.shape(name)
     members = shape.get("members", {})
@@ -586,6 +617,8 @@ def generate(service: str) -> str:
         body += emit_struct(model, name, f"Model structure `{name}` (used in {' and '.join(sides)}).")
     body += section("Enums")
     body += emit_enums(model)
+    body += section("Audit records")
+    body += emit_audit(model, config.audit)
     body += section("Constraint checks")
     body += emit_patterns(model)
     body += checks
@@ -612,7 +645,8 @@ def generate(service: str) -> str:
         f"//! {meta['serviceFullName']} (Query protocol), the operations Coffer serves: request",
         "//! decoding from form parameters (`FromForm`), model-constraint validation (`Validate`, spec §1.6",
         "//! grammar), XML response encoding (`XmlStructure`, `QueryOutput`; absent members omitted) and the",
-        "//! modeled errors (`ModeledError`).",
+        "//! modeled errors (`ModeledError`); the audit record's `requestParameters`, `responseElements` and",
+        "//! `readOnly` (see `crate::audit`).",
         "//!",
     ]
     header += textwrap.wrap(
@@ -624,6 +658,9 @@ def generate(service: str) -> str:
     header += [f"use {u};" for u in std_uses(model)]
     header += [
         "",
+        "use serde_json::{" + ("Map, Value" if "Map::new()" in text else "Value") + "};",
+        "",
+        "use crate::audit::{self, AuditValue};",
         "use crate::codec::{" + ", ".join(codec_items) + "};",
         "use crate::query::{" + ", ".join(query_items) + "};",
         "",

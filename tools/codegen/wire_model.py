@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the JSON 1.1 wire models, crates/wire/src/{secretsmanager,kms}/model.rs, from botocore.
+"""Generate the JSON 1.1 wire models, crates/wire/src/<service>/model.rs, from botocore.
 
 Usage (from anywhere):
     python3 tools/codegen/wire_model.py                  # (re)write every generated file
@@ -12,7 +12,8 @@ analysis, constraint validation code, `--check`) lives in codegen_common.py; thi
 specific to JSON 1.1.
 
 What is generated per service, for the operations listed in SERVICES below (all of Secrets Manager's,
-the subset of KMS Coffer serves; crates/wire/src/codec.rs is the hand-written runtime it builds on):
+the subsets of KMS and CloudTrail Coffer serves; crates/wire/src/codec.rs is the hand-written runtime it
+builds on):
 - `Operation`: the operations, `ALL`, `from_target`, `name`, `has_output`.
 - `Request`: one variant per operation, with `Request::decode(operation, body)`.
 - `OperationInput`: ties each `<Op>Request` to its operation and `<Op>Response`.
@@ -20,9 +21,12 @@ the subset of KMS Coffer serves; crates/wire/src/codec.rs is the hand-written ru
   `Option<T>`. Input-side structures implement `Deserialize` (member-wise, via `codec::ReadMembers`;
   map members reject repeated keys) and `Validate` (model constraints, AWS message grammar);
   output-side structures derive `Serialize` and omit absent members.
-- Where the service's errors are generated (KMS; Secrets Manager's are mapped in errors.rs):
+- Where the service's errors are generated (KMS, CloudTrail; Secrets Manager's are mapped in errors.rs):
   `ModeledError`, every exception the operations declare with its `__type`, HTTP status and message
   key, `with_message` to build an `errors::AwsError`, and `Operation::errors`.
+- The audit record's parts (codegen_common.emit_audit, on crates/wire/src/audit.rs):
+  `Operation::read_only`, `Operation::records_response`, `audit_request_parameters`,
+  `OperationOutput` / `audit_response_elements`, and `AuditValue` for the structures they hold.
 
 The generator refuses model features it does not know how to translate faithfully (constrained maps,
 maps or blobs in constraint echoes, unknown regex escapes, recursive shapes, ...) instead of emitting
@@ -37,11 +41,14 @@ import textwrap
 from dataclasses import dataclass, field
 
 from codegen_common import (
+    AUDIT_NAMES,
     REPO_ROOT,
+    AuditConfig,
     Model,
     UnsupportedModel,
     codec_types,
     describe,
+    emit_audit,
     emit_check_fns,
     emit_echo,
     emit_enums,
@@ -73,6 +80,12 @@ class Service:
     # HTTP status of exceptions whose model declares none and for which AWS documents one other
     # than 400 (client) or 500 (the model's `fault` exceptions).
     error_status: dict[str, int] = field(default_factory=dict)
+    # The message key of exceptions botocore's model gives no members, when the service has one.
+    memberless_error_message: str | None = None
+    # Scalar shapes whose constraints the service checks itself, with its own exception.
+    service_checked_shapes: frozenset[str] = frozenset()
+    # Read-only operations beyond the name prefixes, and members never to be recorded.
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 SERVICES = {
@@ -81,6 +94,8 @@ SERVICES = {
         module="secretsmanager",
         # The documented secret-value quota is 65,536 bytes (spec §4.7).
         byte_length_shapes=frozenset({"SecretStringType"}),
+        # Companion spec §7.2 (GetRandomPassword already has a read-only name).
+        audit=AuditConfig(read_only=("ValidateResourcePolicy",)),
     ),
     "kms": Service(
         api_version="2014-11-01",
@@ -122,6 +137,31 @@ SERVICES = {
         modeled_errors=True,
         # Companion spec §6 [Doc]: the model marks it a fault but declares no status.
         error_status={"DependencyTimeoutException": 503},
+        # CloudTrail marks KMS's cryptographic operations read-only (AWS's ReEncrypt record has
+        # `"readOnly": true`), so their responses, plaintext included, are never recorded.
+        audit=AuditConfig(
+            read_only=(
+                "Encrypt",
+                "Decrypt",
+                "ReEncrypt",
+                "GenerateDataKey",
+                "GenerateDataKeyWithoutPlaintext",
+                "GenerateRandom",
+            )
+        ),
+    ),
+    "cloudtrail": Service(
+        api_version="2013-11-01",
+        module="cloudtrail",
+        operations=("LookupEvents",),
+        modeled_errors=True,
+        # botocore's model gives CloudTrail's exceptions no members; the service (and AWS's Smithy
+        # model) sends the message as `Message`.
+        memberless_error_message="Message",
+        # Companion spec §7.1: MaxResults outside 1–50 is InvalidMaxResultsException, which the
+        # domain raises, not a ValidationException.
+        service_checked_shapes=frozenset({"MaxResults"}),
+        audit=AuditConfig(read_only=("LookupEvents",)),
     ),
 }
 
@@ -216,6 +256,8 @@ def modeled_errors(model: Model, config: Service) -> list[tuple[str, int, str]]:
     for name in names:
         shape = model.shape(name)
         members = list(shape.get("members", {}))
+        if not members and config.memberless_error_message:
+            members = [config.memberless_error_message]
         # The message travels under the member's own name; anything else would need rendering.
         if members not in (["message"], ["Message"]):
             raise UnsupportedModel(f"error {name} has members {members}, not one message")
@@ -312,6 +354,18 @@ def emit_requests(model: Model) -> list[str]:
     ]
     out += [f"            Operation::{op} => codec::decode(body).map(Request::{op})," for op in ops]
     out += ["        }", "    }", ""]
+    out += [
+        "    /// Decodes `body` without checking the model's constraints: tests build requests with",
+        "    /// every member set this way.",
+        "    #[cfg(test)]",
+        "    pub(crate) fn decode_unvalidated(",
+        "        operation: Operation,",
+        "        body: &[u8],",
+        "    ) -> Result<Request, serde_json::Error> {",
+        "        match operation {",
+    ]
+    out += [f"            Operation::{op} => serde_json::from_slice(body).map(Request::{op})," for op in ops]
+    out += ["        }", "    }", ""]
     out += ["    pub fn operation(&self) -> Operation {", "        match self {"]
     out += [f"            Request::{op}(_) => Operation::{op}," for op in ops]
     out += ["        }", "    }", "}", ""]
@@ -343,7 +397,7 @@ def output_name(model: Model, op: str) -> str:
 
 
 def emit_struct(model: Model, name: str, title: str) -> list[str]:
-    if name in RESERVED_NAMES:
+    if name in RESERVED_NAMES or name in AUDIT_NAMES:
         raise UnsupportedModel(f"structure {name} clashes with a generated or imported name")
     shape = model.shape(name)
     members = shape.get("members", {})
@@ -417,7 +471,12 @@ def generate(service: str) -> str:
     config = SERVICES[service]
     raw = load_model(service, config.api_version)
     operations = list(config.operations) if config.operations is not None else None
-    model = Model(raw, operations=operations, byte_length_shapes=config.byte_length_shapes)
+    model = Model(
+        raw,
+        operations=operations,
+        byte_length_shapes=config.byte_length_shapes,
+        service_checked_shapes=config.service_checked_shapes,
+    )
     check_names(model)
     meta = raw["metadata"]
 
@@ -465,6 +524,8 @@ def generate(service: str) -> str:
         body += emit_struct(model, name, f"Model structure `{name}` (used in {' and '.join(sides)}).")
     body += section("Enums")
     body += emit_enums(model)
+    body += section("Audit records")
+    body += emit_audit(model, config.audit)
     body += section("Constraint checks")
     body += emit_patterns(model)
     body += checks
@@ -483,7 +544,8 @@ def generate(service: str) -> str:
         "",
         f"//! {meta['serviceFullName']} request and response types, generated from the service model:",
         "//! decoding (`Deserialize`, member-wise), model-constraint validation (`Validate`, spec §1.6) and",
-        "//! response encoding (`Serialize`, absent members omitted).",
+        "//! response encoding (`Serialize`, absent members omitted); the audit record's",
+        "//! `requestParameters`, `responseElements` and `readOnly` (see `crate::audit`).",
     ]
     if config.modeled_errors:
         header += [
@@ -505,7 +567,9 @@ def generate(service: str) -> str:
         "",
         "use serde::de::{DeserializeOwned, MapAccess};",
         "use serde::{Deserialize, Deserializer, Serialize};",
+        "use serde_json::{" + ("Map, Value" if "Map::new()" in text else "Value") + "};",
         "",
+        "use crate::audit::{self, AuditValue};",
         "use crate::codec::{" + ", ".join(codec_items) + "};",
     ]
     if config.modeled_errors:

@@ -6,7 +6,8 @@
 //! AWS Identity and Access Management (Query protocol), the operations Coffer serves: request
 //! decoding from form parameters (`FromForm`), model-constraint validation (`Validate`, spec §1.6
 //! grammar), XML response encoding (`XmlStructure`, `QueryOutput`; absent members omitted) and the
-//! modeled errors (`ModeledError`).
+//! modeled errors (`ModeledError`); the audit record's `requestParameters`, `responseElements` and
+//! `readOnly` (see `crate::audit`).
 //!
 //! Operations: AddUserToGroup, AttachGroupPolicy, AttachRolePolicy, AttachUserPolicy,
 //! CreateAccessKey, CreateGroup, CreatePolicy, CreateRole, CreateUser, DeleteAccessKey,
@@ -18,6 +19,9 @@
 //! ListUserTags, ListUsers, PutGroupPolicy, PutRolePolicy, PutUserPolicy, RemoveUserFromGroup,
 //! TagRole, TagUser, UntagRole, UntagUser, UpdateAccessKey, UpdateAssumeRolePolicy.
 
+use serde_json::{Map, Value};
+
+use crate::audit::{self, AuditValue};
 use crate::codec::{
     self, Echo, EchoStructure, EpochTime, Path, Pattern, SensitiveString, Validate,
     ValidationErrors,
@@ -693,6 +697,77 @@ impl Request {
             Operation::UpdateAccessKey => query::decode(form).map(Request::UpdateAccessKey),
             Operation::UpdateAssumeRolePolicy => {
                 query::decode(form).map(Request::UpdateAssumeRolePolicy)
+            }
+        }
+    }
+
+    /// Reads the parameters of `operation` without checking the model's constraints: tests
+    /// build requests with every member set this way.
+    #[cfg(test)]
+    pub(crate) fn decode_unvalidated(
+        operation: Operation,
+        form: &FormParams,
+    ) -> Result<Request, QueryDecodeError> {
+        let form = &mut FormReader::new(form);
+        match operation {
+            Operation::AddUserToGroup => FromForm::read(form).map(Request::AddUserToGroup),
+            Operation::AttachGroupPolicy => FromForm::read(form).map(Request::AttachGroupPolicy),
+            Operation::AttachRolePolicy => FromForm::read(form).map(Request::AttachRolePolicy),
+            Operation::AttachUserPolicy => FromForm::read(form).map(Request::AttachUserPolicy),
+            Operation::CreateAccessKey => FromForm::read(form).map(Request::CreateAccessKey),
+            Operation::CreateGroup => FromForm::read(form).map(Request::CreateGroup),
+            Operation::CreatePolicy => FromForm::read(form).map(Request::CreatePolicy),
+            Operation::CreateRole => FromForm::read(form).map(Request::CreateRole),
+            Operation::CreateUser => FromForm::read(form).map(Request::CreateUser),
+            Operation::DeleteAccessKey => FromForm::read(form).map(Request::DeleteAccessKey),
+            Operation::DeleteGroup => FromForm::read(form).map(Request::DeleteGroup),
+            Operation::DeleteGroupPolicy => FromForm::read(form).map(Request::DeleteGroupPolicy),
+            Operation::DeletePolicy => FromForm::read(form).map(Request::DeletePolicy),
+            Operation::DeleteRole => FromForm::read(form).map(Request::DeleteRole),
+            Operation::DeleteRolePolicy => FromForm::read(form).map(Request::DeleteRolePolicy),
+            Operation::DeleteUser => FromForm::read(form).map(Request::DeleteUser),
+            Operation::DeleteUserPolicy => FromForm::read(form).map(Request::DeleteUserPolicy),
+            Operation::DetachGroupPolicy => FromForm::read(form).map(Request::DetachGroupPolicy),
+            Operation::DetachRolePolicy => FromForm::read(form).map(Request::DetachRolePolicy),
+            Operation::DetachUserPolicy => FromForm::read(form).map(Request::DetachUserPolicy),
+            Operation::GetGroup => FromForm::read(form).map(Request::GetGroup),
+            Operation::GetGroupPolicy => FromForm::read(form).map(Request::GetGroupPolicy),
+            Operation::GetPolicy => FromForm::read(form).map(Request::GetPolicy),
+            Operation::GetPolicyVersion => FromForm::read(form).map(Request::GetPolicyVersion),
+            Operation::GetRole => FromForm::read(form).map(Request::GetRole),
+            Operation::GetRolePolicy => FromForm::read(form).map(Request::GetRolePolicy),
+            Operation::GetUser => FromForm::read(form).map(Request::GetUser),
+            Operation::GetUserPolicy => FromForm::read(form).map(Request::GetUserPolicy),
+            Operation::ListAccessKeys => FromForm::read(form).map(Request::ListAccessKeys),
+            Operation::ListAttachedGroupPolicies => {
+                FromForm::read(form).map(Request::ListAttachedGroupPolicies)
+            }
+            Operation::ListAttachedRolePolicies => {
+                FromForm::read(form).map(Request::ListAttachedRolePolicies)
+            }
+            Operation::ListAttachedUserPolicies => {
+                FromForm::read(form).map(Request::ListAttachedUserPolicies)
+            }
+            Operation::ListGroupPolicies => FromForm::read(form).map(Request::ListGroupPolicies),
+            Operation::ListGroupsForUser => FromForm::read(form).map(Request::ListGroupsForUser),
+            Operation::ListPolicies => FromForm::read(form).map(Request::ListPolicies),
+            Operation::ListRolePolicies => FromForm::read(form).map(Request::ListRolePolicies),
+            Operation::ListUserPolicies => FromForm::read(form).map(Request::ListUserPolicies),
+            Operation::ListUserTags => FromForm::read(form).map(Request::ListUserTags),
+            Operation::ListUsers => FromForm::read(form).map(Request::ListUsers),
+            Operation::PutGroupPolicy => FromForm::read(form).map(Request::PutGroupPolicy),
+            Operation::PutRolePolicy => FromForm::read(form).map(Request::PutRolePolicy),
+            Operation::PutUserPolicy => FromForm::read(form).map(Request::PutUserPolicy),
+            Operation::RemoveUserFromGroup => {
+                FromForm::read(form).map(Request::RemoveUserFromGroup)
+            }
+            Operation::TagRole => FromForm::read(form).map(Request::TagRole),
+            Operation::TagUser => FromForm::read(form).map(Request::TagUser),
+            Operation::UntagRole => FromForm::read(form).map(Request::UntagRole),
+            Operation::UntagUser => FromForm::read(form).map(Request::UntagUser),
+            Operation::UpdateAccessKey => FromForm::read(form).map(Request::UpdateAccessKey),
+            Operation::UpdateAssumeRolePolicy => {
+                FromForm::read(form).map(Request::UpdateAssumeRolePolicy)
             }
         }
     }
@@ -4298,6 +4373,1246 @@ pub const POLICY_SCOPE_TYPE_VALUES: [&str; 3] = ["All", "AWS", "Local"];
 
 /// Values of the model enum `statusType`, in model order.
 pub const STATUS_TYPE_VALUES: [&str; 3] = ["Active", "Inactive", "Expired"];
+
+// -------------------------------------------------------------------------------------------------
+// Audit records
+// -------------------------------------------------------------------------------------------------
+
+impl Operation {
+    /// CloudTrail's `readOnly`: operations named `Get*`, `Describe*`, `List*`, `BatchGet*`.
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            Operation::GetGroup
+                | Operation::GetGroupPolicy
+                | Operation::GetPolicy
+                | Operation::GetPolicyVersion
+                | Operation::GetRole
+                | Operation::GetRolePolicy
+                | Operation::GetUser
+                | Operation::GetUserPolicy
+                | Operation::ListAccessKeys
+                | Operation::ListAttachedGroupPolicies
+                | Operation::ListAttachedRolePolicies
+                | Operation::ListAttachedUserPolicies
+                | Operation::ListGroupPolicies
+                | Operation::ListGroupsForUser
+                | Operation::ListPolicies
+                | Operation::ListRolePolicies
+                | Operation::ListUserPolicies
+                | Operation::ListUserTags
+                | Operation::ListUsers
+        )
+    }
+
+    /// Whether the audit record holds the response (`responseElements`): never for read-only
+    /// calls (so never a returned secret value, password or plaintext) nor for operations
+    /// without output; `null` then.
+    pub fn records_response(self) -> bool {
+        matches!(
+            self,
+            Operation::CreateAccessKey
+                | Operation::CreateGroup
+                | Operation::CreatePolicy
+                | Operation::CreateRole
+                | Operation::CreateUser
+        )
+    }
+}
+
+/// CloudTrail's `requestParameters` for a decoded request: its members with the first letter
+/// lower-cased, without sensitive or binary ones; `null` when none is left.
+pub fn audit_request_parameters(request: &Request) -> Value {
+    match request {
+        Request::AddUserToGroup(r) => audit::top_level(r),
+        Request::AttachGroupPolicy(r) => audit::top_level(r),
+        Request::AttachRolePolicy(r) => audit::top_level(r),
+        Request::AttachUserPolicy(r) => audit::top_level(r),
+        Request::CreateAccessKey(r) => audit::top_level(r),
+        Request::CreateGroup(r) => audit::top_level(r),
+        Request::CreatePolicy(r) => audit::top_level(r),
+        Request::CreateRole(r) => audit::top_level(r),
+        Request::CreateUser(r) => audit::top_level(r),
+        Request::DeleteAccessKey(r) => audit::top_level(r),
+        Request::DeleteGroup(r) => audit::top_level(r),
+        Request::DeleteGroupPolicy(r) => audit::top_level(r),
+        Request::DeletePolicy(r) => audit::top_level(r),
+        Request::DeleteRole(r) => audit::top_level(r),
+        Request::DeleteRolePolicy(r) => audit::top_level(r),
+        Request::DeleteUser(r) => audit::top_level(r),
+        Request::DeleteUserPolicy(r) => audit::top_level(r),
+        Request::DetachGroupPolicy(r) => audit::top_level(r),
+        Request::DetachRolePolicy(r) => audit::top_level(r),
+        Request::DetachUserPolicy(r) => audit::top_level(r),
+        Request::GetGroup(r) => audit::top_level(r),
+        Request::GetGroupPolicy(r) => audit::top_level(r),
+        Request::GetPolicy(r) => audit::top_level(r),
+        Request::GetPolicyVersion(r) => audit::top_level(r),
+        Request::GetRole(r) => audit::top_level(r),
+        Request::GetRolePolicy(r) => audit::top_level(r),
+        Request::GetUser(r) => audit::top_level(r),
+        Request::GetUserPolicy(r) => audit::top_level(r),
+        Request::ListAccessKeys(r) => audit::top_level(r),
+        Request::ListAttachedGroupPolicies(r) => audit::top_level(r),
+        Request::ListAttachedRolePolicies(r) => audit::top_level(r),
+        Request::ListAttachedUserPolicies(r) => audit::top_level(r),
+        Request::ListGroupPolicies(r) => audit::top_level(r),
+        Request::ListGroupsForUser(r) => audit::top_level(r),
+        Request::ListPolicies(r) => audit::top_level(r),
+        Request::ListRolePolicies(r) => audit::top_level(r),
+        Request::ListUserPolicies(r) => audit::top_level(r),
+        Request::ListUserTags(r) => audit::top_level(r),
+        Request::ListUsers(r) => audit::top_level(r),
+        Request::PutGroupPolicy(r) => audit::top_level(r),
+        Request::PutRolePolicy(r) => audit::top_level(r),
+        Request::PutUserPolicy(r) => audit::top_level(r),
+        Request::RemoveUserFromGroup(r) => audit::top_level(r),
+        Request::TagRole(r) => audit::top_level(r),
+        Request::TagUser(r) => audit::top_level(r),
+        Request::UntagRole(r) => audit::top_level(r),
+        Request::UntagUser(r) => audit::top_level(r),
+        Request::UpdateAccessKey(r) => audit::top_level(r),
+        Request::UpdateAssumeRolePolicy(r) => audit::top_level(r),
+    }
+}
+
+/// Ties a response type to its operation, and gives the audit record's `responseElements`.
+pub trait OperationOutput {
+    const OPERATION: Operation;
+
+    /// `null` unless `Self::OPERATION.records_response()`.
+    fn audit_response_elements(&self) -> Value;
+}
+
+/// CloudTrail's `responseElements` for a response: `null` for read-only operations and
+/// operations without output, else the members as in `audit_request_parameters`.
+pub fn audit_response_elements<T: OperationOutput>(response: &T) -> Value {
+    response.audit_response_elements()
+}
+
+impl OperationOutput for AddUserToGroupResponse {
+    const OPERATION: Operation = Operation::AddUserToGroup;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for AttachGroupPolicyResponse {
+    const OPERATION: Operation = Operation::AttachGroupPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for AttachRolePolicyResponse {
+    const OPERATION: Operation = Operation::AttachRolePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for AttachUserPolicyResponse {
+    const OPERATION: Operation = Operation::AttachUserPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for CreateAccessKeyResponse {
+    const OPERATION: Operation = Operation::CreateAccessKey;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreateGroupResponse {
+    const OPERATION: Operation = Operation::CreateGroup;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreatePolicyResponse {
+    const OPERATION: Operation = Operation::CreatePolicy;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreateRoleResponse {
+    const OPERATION: Operation = Operation::CreateRole;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreateUserResponse {
+    const OPERATION: Operation = Operation::CreateUser;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for DeleteAccessKeyResponse {
+    const OPERATION: Operation = Operation::DeleteAccessKey;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteGroupResponse {
+    const OPERATION: Operation = Operation::DeleteGroup;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteGroupPolicyResponse {
+    const OPERATION: Operation = Operation::DeleteGroupPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeletePolicyResponse {
+    const OPERATION: Operation = Operation::DeletePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteRoleResponse {
+    const OPERATION: Operation = Operation::DeleteRole;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteRolePolicyResponse {
+    const OPERATION: Operation = Operation::DeleteRolePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteUserResponse {
+    const OPERATION: Operation = Operation::DeleteUser;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteUserPolicyResponse {
+    const OPERATION: Operation = Operation::DeleteUserPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DetachGroupPolicyResponse {
+    const OPERATION: Operation = Operation::DetachGroupPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DetachRolePolicyResponse {
+    const OPERATION: Operation = Operation::DetachRolePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DetachUserPolicyResponse {
+    const OPERATION: Operation = Operation::DetachUserPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetGroupResponse {
+    const OPERATION: Operation = Operation::GetGroup;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetGroupPolicyResponse {
+    const OPERATION: Operation = Operation::GetGroupPolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetPolicyResponse {
+    const OPERATION: Operation = Operation::GetPolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetPolicyVersionResponse {
+    const OPERATION: Operation = Operation::GetPolicyVersion;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetRoleResponse {
+    const OPERATION: Operation = Operation::GetRole;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetRolePolicyResponse {
+    const OPERATION: Operation = Operation::GetRolePolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetUserResponse {
+    const OPERATION: Operation = Operation::GetUser;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetUserPolicyResponse {
+    const OPERATION: Operation = Operation::GetUserPolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListAccessKeysResponse {
+    const OPERATION: Operation = Operation::ListAccessKeys;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListAttachedGroupPoliciesResponse {
+    const OPERATION: Operation = Operation::ListAttachedGroupPolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListAttachedRolePoliciesResponse {
+    const OPERATION: Operation = Operation::ListAttachedRolePolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListAttachedUserPoliciesResponse {
+    const OPERATION: Operation = Operation::ListAttachedUserPolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListGroupPoliciesResponse {
+    const OPERATION: Operation = Operation::ListGroupPolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListGroupsForUserResponse {
+    const OPERATION: Operation = Operation::ListGroupsForUser;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListPoliciesResponse {
+    const OPERATION: Operation = Operation::ListPolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListRolePoliciesResponse {
+    const OPERATION: Operation = Operation::ListRolePolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListUserPoliciesResponse {
+    const OPERATION: Operation = Operation::ListUserPolicies;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListUserTagsResponse {
+    const OPERATION: Operation = Operation::ListUserTags;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListUsersResponse {
+    const OPERATION: Operation = Operation::ListUsers;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for PutGroupPolicyResponse {
+    const OPERATION: Operation = Operation::PutGroupPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for PutRolePolicyResponse {
+    const OPERATION: Operation = Operation::PutRolePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for PutUserPolicyResponse {
+    const OPERATION: Operation = Operation::PutUserPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for RemoveUserFromGroupResponse {
+    const OPERATION: Operation = Operation::RemoveUserFromGroup;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for TagRoleResponse {
+    const OPERATION: Operation = Operation::TagRole;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for TagUserResponse {
+    const OPERATION: Operation = Operation::TagUser;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UntagRoleResponse {
+    const OPERATION: Operation = Operation::UntagRole;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UntagUserResponse {
+    const OPERATION: Operation = Operation::UntagUser;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UpdateAccessKeyResponse {
+    const OPERATION: Operation = Operation::UpdateAccessKey;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UpdateAssumeRolePolicyResponse {
+    const OPERATION: Operation = Operation::UpdateAssumeRolePolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl AuditValue for AccessKey {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "accessKeyId", self.access_key_id.as_ref());
+        audit::member(&mut members, "status", self.status.as_ref());
+        // `SecretAccessKey`: never recorded (sensitive in the model).
+        audit::member(&mut members, "createDate", self.create_date.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AddUserToGroupRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AttachGroupPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AttachRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AttachUserPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AttachedPermissionsBoundary {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "permissionsBoundaryType",
+            self.permissions_boundary_type.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "permissionsBoundaryArn",
+            self.permissions_boundary_arn.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateAccessKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateAccessKeyResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "accessKey", self.access_key.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateGroupRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateGroupResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "group", self.group.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreatePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(
+            &mut members,
+            "policyDocument",
+            self.policy_document.as_ref(),
+        );
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreatePolicyResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policy", self.policy.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(
+            &mut members,
+            "assumeRolePolicyDocument",
+            self.assume_role_policy_document.as_ref(),
+        );
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(
+            &mut members,
+            "maxSessionDuration",
+            self.max_session_duration.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "permissionsBoundary",
+            self.permissions_boundary.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateRoleResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "role", self.role.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(
+            &mut members,
+            "permissionsBoundary",
+            self.permissions_boundary.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateUserResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "user", self.user.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteAccessKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "accessKeyId", self.access_key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteGroupPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteGroupRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeletePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteUserPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DetachGroupPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DetachRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DetachUserPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetGroupPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetGroupRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetPolicyVersionRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policyArn", self.policy_arn.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetUserPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Group {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "groupId", self.group_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "createDate", self.create_date.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListAccessKeysRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListAttachedGroupPoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "pathPrefix", self.path_prefix.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListAttachedRolePoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "pathPrefix", self.path_prefix.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListAttachedUserPoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "pathPrefix", self.path_prefix.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListGroupPoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListGroupsForUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListPoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "scope", self.scope.as_ref());
+        audit::member(&mut members, "onlyAttached", self.only_attached.as_ref());
+        audit::member(&mut members, "pathPrefix", self.path_prefix.as_ref());
+        audit::member(
+            &mut members,
+            "policyUsageFilter",
+            self.policy_usage_filter.as_ref(),
+        );
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListRolePoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListUserPoliciesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListUserTagsRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListUsersRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "pathPrefix", self.path_prefix.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        audit::member(&mut members, "maxItems", self.max_items.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Policy {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(&mut members, "policyId", self.policy_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(
+            &mut members,
+            "defaultVersionId",
+            self.default_version_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "attachmentCount",
+            self.attachment_count.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "permissionsBoundaryUsageCount",
+            self.permissions_boundary_usage_count.as_ref(),
+        );
+        audit::member(&mut members, "isAttachable", self.is_attachable.as_ref());
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "createDate", self.create_date.as_ref());
+        audit::member(&mut members, "updateDate", self.update_date.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutGroupPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(
+            &mut members,
+            "policyDocument",
+            self.policy_document.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(
+            &mut members,
+            "policyDocument",
+            self.policy_document.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutUserPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(
+            &mut members,
+            "policyDocument",
+            self.policy_document.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RemoveUserFromGroupRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "groupName", self.group_name.as_ref());
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Role {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "roleId", self.role_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "createDate", self.create_date.as_ref());
+        audit::member(
+            &mut members,
+            "assumeRolePolicyDocument",
+            self.assume_role_policy_document.as_ref(),
+        );
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(
+            &mut members,
+            "maxSessionDuration",
+            self.max_session_duration.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "permissionsBoundary",
+            self.permissions_boundary.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        audit::member(&mut members, "roleLastUsed", self.role_last_used.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RoleLastUsed {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "lastUsedDate", self.last_used_date.as_ref());
+        audit::member(&mut members, "region", self.region.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Tag {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "key", self.key.as_ref());
+        audit::member(&mut members, "value", self.value.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for TagRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for TagUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UntagRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(&mut members, "tagKeys", self.tag_keys.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UntagUserRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "tagKeys", self.tag_keys.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateAccessKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "accessKeyId", self.access_key_id.as_ref());
+        audit::member(&mut members, "status", self.status.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateAssumeRolePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleName", self.role_name.as_ref());
+        audit::member(
+            &mut members,
+            "policyDocument",
+            self.policy_document.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for User {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "path", self.path.as_ref());
+        audit::member(&mut members, "userName", self.user_name.as_ref());
+        audit::member(&mut members, "userId", self.user_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "createDate", self.create_date.as_ref());
+        audit::member(
+            &mut members,
+            "passwordLastUsed",
+            self.password_last_used.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "permissionsBoundary",
+            self.permissions_boundary.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
 
 // -------------------------------------------------------------------------------------------------
 // Constraint checks

@@ -5,7 +5,8 @@
 
 //! AWS Key Management Service request and response types, generated from the service model:
 //! decoding (`Deserialize`, member-wise), model-constraint validation (`Validate`, spec §1.6) and
-//! response encoding (`Serialize`, absent members omitted).
+//! response encoding (`Serialize`, absent members omitted); the audit record's
+//! `requestParameters`, `responseElements` and `readOnly` (see `crate::audit`).
 //!
 //! `ModeledError`: the exceptions the operations declare, each with its `__type`, HTTP
 //! status and message key, ready to become an `errors::AwsError`.
@@ -20,7 +21,9 @@ use std::collections::BTreeMap;
 
 use serde::de::{DeserializeOwned, MapAccess};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
+use crate::audit::{self, AuditValue};
 use crate::codec::{
     self, Blob, EpochTime, MemberSet, Path, Pattern, ReadMembers, SensitiveBlob, Validate,
     ValidationErrors, WireDecodeError, read_member,
@@ -477,6 +480,61 @@ impl Request {
             Operation::TagResource => codec::decode(body).map(Request::TagResource),
             Operation::UntagResource => codec::decode(body).map(Request::UntagResource),
             Operation::UpdateAlias => codec::decode(body).map(Request::UpdateAlias),
+        }
+    }
+
+    /// Decodes `body` without checking the model's constraints: tests build requests with
+    /// every member set this way.
+    #[cfg(test)]
+    pub(crate) fn decode_unvalidated(
+        operation: Operation,
+        body: &[u8],
+    ) -> Result<Request, serde_json::Error> {
+        match operation {
+            Operation::CancelKeyDeletion => {
+                serde_json::from_slice(body).map(Request::CancelKeyDeletion)
+            }
+            Operation::CreateAlias => serde_json::from_slice(body).map(Request::CreateAlias),
+            Operation::CreateKey => serde_json::from_slice(body).map(Request::CreateKey),
+            Operation::Decrypt => serde_json::from_slice(body).map(Request::Decrypt),
+            Operation::DeleteAlias => serde_json::from_slice(body).map(Request::DeleteAlias),
+            Operation::DescribeKey => serde_json::from_slice(body).map(Request::DescribeKey),
+            Operation::DisableKey => serde_json::from_slice(body).map(Request::DisableKey),
+            Operation::DisableKeyRotation => {
+                serde_json::from_slice(body).map(Request::DisableKeyRotation)
+            }
+            Operation::EnableKey => serde_json::from_slice(body).map(Request::EnableKey),
+            Operation::EnableKeyRotation => {
+                serde_json::from_slice(body).map(Request::EnableKeyRotation)
+            }
+            Operation::Encrypt => serde_json::from_slice(body).map(Request::Encrypt),
+            Operation::GenerateDataKey => {
+                serde_json::from_slice(body).map(Request::GenerateDataKey)
+            }
+            Operation::GenerateDataKeyWithoutPlaintext => {
+                serde_json::from_slice(body).map(Request::GenerateDataKeyWithoutPlaintext)
+            }
+            Operation::GenerateRandom => serde_json::from_slice(body).map(Request::GenerateRandom),
+            Operation::GetKeyPolicy => serde_json::from_slice(body).map(Request::GetKeyPolicy),
+            Operation::GetKeyRotationStatus => {
+                serde_json::from_slice(body).map(Request::GetKeyRotationStatus)
+            }
+            Operation::ListAliases => serde_json::from_slice(body).map(Request::ListAliases),
+            Operation::ListKeys => serde_json::from_slice(body).map(Request::ListKeys),
+            Operation::ListResourceTags => {
+                serde_json::from_slice(body).map(Request::ListResourceTags)
+            }
+            Operation::PutKeyPolicy => serde_json::from_slice(body).map(Request::PutKeyPolicy),
+            Operation::ReEncrypt => serde_json::from_slice(body).map(Request::ReEncrypt),
+            Operation::RotateKeyOnDemand => {
+                serde_json::from_slice(body).map(Request::RotateKeyOnDemand)
+            }
+            Operation::ScheduleKeyDeletion => {
+                serde_json::from_slice(body).map(Request::ScheduleKeyDeletion)
+            }
+            Operation::TagResource => serde_json::from_slice(body).map(Request::TagResource),
+            Operation::UntagResource => serde_json::from_slice(body).map(Request::UntagResource),
+            Operation::UpdateAlias => serde_json::from_slice(body).map(Request::UpdateAlias),
         }
     }
 
@@ -2847,6 +2905,840 @@ pub const SIGNING_ALGORITHM_SPEC_VALUES: [&str; 13] = [
     "ED25519_SHA_512",
     "ED25519_PH_SHA_512",
 ];
+
+// -------------------------------------------------------------------------------------------------
+// Audit records
+// -------------------------------------------------------------------------------------------------
+
+impl Operation {
+    /// CloudTrail's `readOnly`: operations named `Get*`, `Describe*`, `List*`, `BatchGet*`, and
+    /// `Encrypt`, `Decrypt`, `ReEncrypt`, `GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`,
+    /// `GenerateRandom`.
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            Operation::Decrypt
+                | Operation::DescribeKey
+                | Operation::Encrypt
+                | Operation::GenerateDataKey
+                | Operation::GenerateDataKeyWithoutPlaintext
+                | Operation::GenerateRandom
+                | Operation::GetKeyPolicy
+                | Operation::GetKeyRotationStatus
+                | Operation::ListAliases
+                | Operation::ListKeys
+                | Operation::ListResourceTags
+                | Operation::ReEncrypt
+        )
+    }
+
+    /// Whether the audit record holds the response (`responseElements`): never for read-only
+    /// calls (so never a returned secret value, password or plaintext) nor for operations
+    /// without output; `null` then.
+    pub fn records_response(self) -> bool {
+        matches!(
+            self,
+            Operation::CancelKeyDeletion
+                | Operation::CreateKey
+                | Operation::RotateKeyOnDemand
+                | Operation::ScheduleKeyDeletion
+        )
+    }
+}
+
+/// CloudTrail's `requestParameters` for a decoded request: its members with the first letter
+/// lower-cased, without sensitive or binary ones; `null` when none is left.
+pub fn audit_request_parameters(request: &Request) -> Value {
+    match request {
+        Request::CancelKeyDeletion(r) => audit::top_level(r),
+        Request::CreateAlias(r) => audit::top_level(r),
+        Request::CreateKey(r) => audit::top_level(r),
+        Request::Decrypt(r) => audit::top_level(r),
+        Request::DeleteAlias(r) => audit::top_level(r),
+        Request::DescribeKey(r) => audit::top_level(r),
+        Request::DisableKey(r) => audit::top_level(r),
+        Request::DisableKeyRotation(r) => audit::top_level(r),
+        Request::EnableKey(r) => audit::top_level(r),
+        Request::EnableKeyRotation(r) => audit::top_level(r),
+        Request::Encrypt(r) => audit::top_level(r),
+        Request::GenerateDataKey(r) => audit::top_level(r),
+        Request::GenerateDataKeyWithoutPlaintext(r) => audit::top_level(r),
+        Request::GenerateRandom(r) => audit::top_level(r),
+        Request::GetKeyPolicy(r) => audit::top_level(r),
+        Request::GetKeyRotationStatus(r) => audit::top_level(r),
+        Request::ListAliases(r) => audit::top_level(r),
+        Request::ListKeys(r) => audit::top_level(r),
+        Request::ListResourceTags(r) => audit::top_level(r),
+        Request::PutKeyPolicy(r) => audit::top_level(r),
+        Request::ReEncrypt(r) => audit::top_level(r),
+        Request::RotateKeyOnDemand(r) => audit::top_level(r),
+        Request::ScheduleKeyDeletion(r) => audit::top_level(r),
+        Request::TagResource(r) => audit::top_level(r),
+        Request::UntagResource(r) => audit::top_level(r),
+        Request::UpdateAlias(r) => audit::top_level(r),
+    }
+}
+
+/// Ties a response type to its operation, and gives the audit record's `responseElements`.
+pub trait OperationOutput {
+    const OPERATION: Operation;
+
+    /// `null` unless `Self::OPERATION.records_response()`.
+    fn audit_response_elements(&self) -> Value;
+}
+
+/// CloudTrail's `responseElements` for a response: `null` for read-only operations and
+/// operations without output, else the members as in `audit_request_parameters`.
+pub fn audit_response_elements<T: OperationOutput>(response: &T) -> Value {
+    response.audit_response_elements()
+}
+
+impl OperationOutput for CancelKeyDeletionResponse {
+    const OPERATION: Operation = Operation::CancelKeyDeletion;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreateAliasResponse {
+    const OPERATION: Operation = Operation::CreateAlias;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for CreateKeyResponse {
+    const OPERATION: Operation = Operation::CreateKey;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for DecryptResponse {
+    const OPERATION: Operation = Operation::Decrypt;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DeleteAliasResponse {
+    const OPERATION: Operation = Operation::DeleteAlias;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DescribeKeyResponse {
+    const OPERATION: Operation = Operation::DescribeKey;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DisableKeyResponse {
+    const OPERATION: Operation = Operation::DisableKey;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for DisableKeyRotationResponse {
+    const OPERATION: Operation = Operation::DisableKeyRotation;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for EnableKeyResponse {
+    const OPERATION: Operation = Operation::EnableKey;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for EnableKeyRotationResponse {
+    const OPERATION: Operation = Operation::EnableKeyRotation;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for EncryptResponse {
+    const OPERATION: Operation = Operation::Encrypt;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GenerateDataKeyResponse {
+    const OPERATION: Operation = Operation::GenerateDataKey;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GenerateDataKeyWithoutPlaintextResponse {
+    const OPERATION: Operation = Operation::GenerateDataKeyWithoutPlaintext;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GenerateRandomResponse {
+    const OPERATION: Operation = Operation::GenerateRandom;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetKeyPolicyResponse {
+    const OPERATION: Operation = Operation::GetKeyPolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetKeyRotationStatusResponse {
+    const OPERATION: Operation = Operation::GetKeyRotationStatus;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListAliasesResponse {
+    const OPERATION: Operation = Operation::ListAliases;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListKeysResponse {
+    const OPERATION: Operation = Operation::ListKeys;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListResourceTagsResponse {
+    const OPERATION: Operation = Operation::ListResourceTags;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for PutKeyPolicyResponse {
+    const OPERATION: Operation = Operation::PutKeyPolicy;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ReEncryptResponse {
+    const OPERATION: Operation = Operation::ReEncrypt;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for RotateKeyOnDemandResponse {
+    const OPERATION: Operation = Operation::RotateKeyOnDemand;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for ScheduleKeyDeletionResponse {
+    const OPERATION: Operation = Operation::ScheduleKeyDeletion;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for TagResourceResponse {
+    const OPERATION: Operation = Operation::TagResource;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UntagResourceResponse {
+    const OPERATION: Operation = Operation::UntagResource;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UpdateAliasResponse {
+    const OPERATION: Operation = Operation::UpdateAlias;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl AuditValue for CancelKeyDeletionRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CancelKeyDeletionResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateAliasRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aliasName", self.alias_name.as_ref());
+        audit::member(&mut members, "targetKeyId", self.target_key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "policy", self.policy.as_ref());
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "keyUsage", self.key_usage.as_ref());
+        audit::member(
+            &mut members,
+            "customerMasterKeySpec",
+            self.customer_master_key_spec.as_ref(),
+        );
+        audit::member(&mut members, "keySpec", self.key_spec.as_ref());
+        audit::member(&mut members, "origin", self.origin.as_ref());
+        audit::member(
+            &mut members,
+            "customKeyStoreId",
+            self.custom_key_store_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "bypassPolicyLockoutSafetyCheck",
+            self.bypass_policy_lockout_safety_check.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        audit::member(&mut members, "multiRegion", self.multi_region.as_ref());
+        audit::member(&mut members, "xksKeyId", self.xks_key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateKeyResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyMetadata", self.key_metadata.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DecryptRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        // `CiphertextBlob`: never recorded (binary, which CloudTrail does not record).
+        audit::member(
+            &mut members,
+            "encryptionContext",
+            self.encryption_context.as_ref(),
+        );
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(
+            &mut members,
+            "encryptionAlgorithm",
+            self.encryption_algorithm.as_ref(),
+        );
+        audit::member(&mut members, "recipient", self.recipient.as_ref());
+        audit::member(&mut members, "dryRun", self.dry_run.as_ref());
+        audit::member(
+            &mut members,
+            "dryRunModifiers",
+            self.dry_run_modifiers.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteAliasRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aliasName", self.alias_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DescribeKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DisableKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DisableKeyRotationRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for EnableKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for EnableKeyRotationRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(
+            &mut members,
+            "rotationPeriodInDays",
+            self.rotation_period_in_days.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for EncryptRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        // `Plaintext`: never recorded (sensitive in the model).
+        audit::member(
+            &mut members,
+            "encryptionContext",
+            self.encryption_context.as_ref(),
+        );
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        audit::member(
+            &mut members,
+            "encryptionAlgorithm",
+            self.encryption_algorithm.as_ref(),
+        );
+        audit::member(&mut members, "dryRun", self.dry_run.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GenerateDataKeyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(
+            &mut members,
+            "encryptionContext",
+            self.encryption_context.as_ref(),
+        );
+        audit::member(&mut members, "numberOfBytes", self.number_of_bytes.as_ref());
+        audit::member(&mut members, "keySpec", self.key_spec.as_ref());
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        audit::member(&mut members, "recipient", self.recipient.as_ref());
+        audit::member(&mut members, "dryRun", self.dry_run.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GenerateDataKeyWithoutPlaintextRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(
+            &mut members,
+            "encryptionContext",
+            self.encryption_context.as_ref(),
+        );
+        audit::member(&mut members, "keySpec", self.key_spec.as_ref());
+        audit::member(&mut members, "numberOfBytes", self.number_of_bytes.as_ref());
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        audit::member(&mut members, "dryRun", self.dry_run.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GenerateRandomRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "numberOfBytes", self.number_of_bytes.as_ref());
+        audit::member(
+            &mut members,
+            "customKeyStoreId",
+            self.custom_key_store_id.as_ref(),
+        );
+        audit::member(&mut members, "recipient", self.recipient.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetKeyPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetKeyRotationStatusRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for KeyMetadata {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aWSAccountId", self.aws_account_id.as_ref());
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "creationDate", self.creation_date.as_ref());
+        audit::member(&mut members, "enabled", self.enabled.as_ref());
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "keyUsage", self.key_usage.as_ref());
+        audit::member(&mut members, "keyState", self.key_state.as_ref());
+        audit::member(&mut members, "deletionDate", self.deletion_date.as_ref());
+        audit::member(&mut members, "validTo", self.valid_to.as_ref());
+        audit::member(&mut members, "origin", self.origin.as_ref());
+        audit::member(
+            &mut members,
+            "customKeyStoreId",
+            self.custom_key_store_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "cloudHsmClusterId",
+            self.cloud_hsm_cluster_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "expirationModel",
+            self.expiration_model.as_ref(),
+        );
+        audit::member(&mut members, "keyManager", self.key_manager.as_ref());
+        audit::member(
+            &mut members,
+            "customerMasterKeySpec",
+            self.customer_master_key_spec.as_ref(),
+        );
+        audit::member(&mut members, "keySpec", self.key_spec.as_ref());
+        audit::member(
+            &mut members,
+            "encryptionAlgorithms",
+            self.encryption_algorithms.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "signingAlgorithms",
+            self.signing_algorithms.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "keyAgreementAlgorithms",
+            self.key_agreement_algorithms.as_ref(),
+        );
+        audit::member(&mut members, "multiRegion", self.multi_region.as_ref());
+        audit::member(
+            &mut members,
+            "multiRegionConfiguration",
+            self.multi_region_configuration.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "pendingDeletionWindowInDays",
+            self.pending_deletion_window_in_days.as_ref(),
+        );
+        audit::member(&mut members, "macAlgorithms", self.mac_algorithms.as_ref());
+        audit::member(
+            &mut members,
+            "xksKeyConfiguration",
+            self.xks_key_configuration.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "currentKeyMaterialId",
+            self.current_key_material_id.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListAliasesRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "limit", self.limit.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListKeysRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "limit", self.limit.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListResourceTagsRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "limit", self.limit.as_ref());
+        audit::member(&mut members, "marker", self.marker.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for MultiRegionConfiguration {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "multiRegionKeyType",
+            self.multi_region_key_type.as_ref(),
+        );
+        audit::member(&mut members, "primaryKey", self.primary_key.as_ref());
+        audit::member(&mut members, "replicaKeys", self.replica_keys.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for MultiRegionKey {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        audit::member(&mut members, "region", self.region.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutKeyPolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "policyName", self.policy_name.as_ref());
+        audit::member(&mut members, "policy", self.policy.as_ref());
+        audit::member(
+            &mut members,
+            "bypassPolicyLockoutSafetyCheck",
+            self.bypass_policy_lockout_safety_check.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ReEncryptRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        // `CiphertextBlob`: never recorded (binary, which CloudTrail does not record).
+        audit::member(
+            &mut members,
+            "sourceEncryptionContext",
+            self.source_encryption_context.as_ref(),
+        );
+        audit::member(&mut members, "sourceKeyId", self.source_key_id.as_ref());
+        audit::member(
+            &mut members,
+            "destinationKeyId",
+            self.destination_key_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "destinationEncryptionContext",
+            self.destination_encryption_context.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "sourceEncryptionAlgorithm",
+            self.source_encryption_algorithm.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "destinationEncryptionAlgorithm",
+            self.destination_encryption_algorithm.as_ref(),
+        );
+        audit::member(&mut members, "grantTokens", self.grant_tokens.as_ref());
+        audit::member(&mut members, "dryRun", self.dry_run.as_ref());
+        audit::member(
+            &mut members,
+            "dryRunModifiers",
+            self.dry_run_modifiers.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RecipientInfo {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "keyEncryptionAlgorithm",
+            self.key_encryption_algorithm.as_ref(),
+        );
+        // `AttestationDocument`: never recorded (binary, which CloudTrail does not record).
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RotateKeyOnDemandRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RotateKeyOnDemandResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ScheduleKeyDeletionRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(
+            &mut members,
+            "pendingWindowInDays",
+            self.pending_window_in_days.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ScheduleKeyDeletionResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "deletionDate", self.deletion_date.as_ref());
+        audit::member(&mut members, "keyState", self.key_state.as_ref());
+        audit::member(
+            &mut members,
+            "pendingWindowInDays",
+            self.pending_window_in_days.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Tag {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "tagKey", self.tag_key.as_ref());
+        audit::member(&mut members, "tagValue", self.tag_value.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for TagResourceRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UntagResourceRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "keyId", self.key_id.as_ref());
+        audit::member(&mut members, "tagKeys", self.tag_keys.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateAliasRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aliasName", self.alias_name.as_ref());
+        audit::member(&mut members, "targetKeyId", self.target_key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for XksKeyConfigurationType {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "id", self.id.as_ref());
+        Some(Value::Object(members))
+    }
+}
 
 // -------------------------------------------------------------------------------------------------
 // Constraint checks

@@ -5,13 +5,16 @@
 
 //! AWS Secrets Manager request and response types, generated from the service model:
 //! decoding (`Deserialize`, member-wise), model-constraint validation (`Validate`, spec §1.6) and
-//! response encoding (`Serialize`, absent members omitted).
+//! response encoding (`Serialize`, absent members omitted); the audit record's
+//! `requestParameters`, `responseElements` and `readOnly` (see `crate::audit`).
 
 use std::collections::BTreeMap;
 
 use serde::de::{DeserializeOwned, MapAccess};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
+use crate::audit::{self, AuditValue};
 use crate::codec::{
     self, Echo, EchoStructure, EpochTime, MemberSet, Path, Pattern, ReadMembers, SensitiveBlob,
     SensitiveString, Validate, ValidationErrors, WireDecodeError, read_member,
@@ -214,6 +217,64 @@ impl Request {
             }
             Operation::ValidateResourcePolicy => {
                 codec::decode(body).map(Request::ValidateResourcePolicy)
+            }
+        }
+    }
+
+    /// Decodes `body` without checking the model's constraints: tests build requests with
+    /// every member set this way.
+    #[cfg(test)]
+    pub(crate) fn decode_unvalidated(
+        operation: Operation,
+        body: &[u8],
+    ) -> Result<Request, serde_json::Error> {
+        match operation {
+            Operation::BatchGetSecretValue => {
+                serde_json::from_slice(body).map(Request::BatchGetSecretValue)
+            }
+            Operation::CancelRotateSecret => {
+                serde_json::from_slice(body).map(Request::CancelRotateSecret)
+            }
+            Operation::CreateSecret => serde_json::from_slice(body).map(Request::CreateSecret),
+            Operation::DeleteResourcePolicy => {
+                serde_json::from_slice(body).map(Request::DeleteResourcePolicy)
+            }
+            Operation::DeleteSecret => serde_json::from_slice(body).map(Request::DeleteSecret),
+            Operation::DescribeSecret => serde_json::from_slice(body).map(Request::DescribeSecret),
+            Operation::GetRandomPassword => {
+                serde_json::from_slice(body).map(Request::GetRandomPassword)
+            }
+            Operation::GetResourcePolicy => {
+                serde_json::from_slice(body).map(Request::GetResourcePolicy)
+            }
+            Operation::GetSecretValue => serde_json::from_slice(body).map(Request::GetSecretValue),
+            Operation::ListSecretVersionIds => {
+                serde_json::from_slice(body).map(Request::ListSecretVersionIds)
+            }
+            Operation::ListSecrets => serde_json::from_slice(body).map(Request::ListSecrets),
+            Operation::PutResourcePolicy => {
+                serde_json::from_slice(body).map(Request::PutResourcePolicy)
+            }
+            Operation::PutSecretValue => serde_json::from_slice(body).map(Request::PutSecretValue),
+            Operation::RemoveRegionsFromReplication => {
+                serde_json::from_slice(body).map(Request::RemoveRegionsFromReplication)
+            }
+            Operation::ReplicateSecretToRegions => {
+                serde_json::from_slice(body).map(Request::ReplicateSecretToRegions)
+            }
+            Operation::RestoreSecret => serde_json::from_slice(body).map(Request::RestoreSecret),
+            Operation::RotateSecret => serde_json::from_slice(body).map(Request::RotateSecret),
+            Operation::StopReplicationToReplica => {
+                serde_json::from_slice(body).map(Request::StopReplicationToReplica)
+            }
+            Operation::TagResource => serde_json::from_slice(body).map(Request::TagResource),
+            Operation::UntagResource => serde_json::from_slice(body).map(Request::UntagResource),
+            Operation::UpdateSecret => serde_json::from_slice(body).map(Request::UpdateSecret),
+            Operation::UpdateSecretVersionStage => {
+                serde_json::from_slice(body).map(Request::UpdateSecretVersionStage)
+            }
+            Operation::ValidateResourcePolicy => {
+                serde_json::from_slice(body).map(Request::ValidateResourcePolicy)
             }
         }
     }
@@ -2413,6 +2474,853 @@ pub const SORT_ORDER_TYPE_VALUES: [&str; 2] = ["asc", "desc"];
 
 /// Values of the model enum `StatusType`, in model order.
 pub const STATUS_TYPE_VALUES: [&str; 3] = ["InSync", "Failed", "InProgress"];
+
+// -------------------------------------------------------------------------------------------------
+// Audit records
+// -------------------------------------------------------------------------------------------------
+
+impl Operation {
+    /// CloudTrail's `readOnly`: operations named `Get*`, `Describe*`, `List*`, `BatchGet*`, and
+    /// `ValidateResourcePolicy`.
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            Operation::BatchGetSecretValue
+                | Operation::DescribeSecret
+                | Operation::GetRandomPassword
+                | Operation::GetResourcePolicy
+                | Operation::GetSecretValue
+                | Operation::ListSecretVersionIds
+                | Operation::ListSecrets
+                | Operation::ValidateResourcePolicy
+        )
+    }
+
+    /// Whether the audit record holds the response (`responseElements`): never for read-only
+    /// calls (so never a returned secret value, password or plaintext) nor for operations
+    /// without output; `null` then.
+    pub fn records_response(self) -> bool {
+        matches!(
+            self,
+            Operation::CancelRotateSecret
+                | Operation::CreateSecret
+                | Operation::DeleteResourcePolicy
+                | Operation::DeleteSecret
+                | Operation::PutResourcePolicy
+                | Operation::PutSecretValue
+                | Operation::RemoveRegionsFromReplication
+                | Operation::ReplicateSecretToRegions
+                | Operation::RestoreSecret
+                | Operation::RotateSecret
+                | Operation::StopReplicationToReplica
+                | Operation::UpdateSecret
+                | Operation::UpdateSecretVersionStage
+        )
+    }
+}
+
+/// CloudTrail's `requestParameters` for a decoded request: its members with the first letter
+/// lower-cased, without sensitive or binary ones; `null` when none is left.
+pub fn audit_request_parameters(request: &Request) -> Value {
+    match request {
+        Request::BatchGetSecretValue(r) => audit::top_level(r),
+        Request::CancelRotateSecret(r) => audit::top_level(r),
+        Request::CreateSecret(r) => audit::top_level(r),
+        Request::DeleteResourcePolicy(r) => audit::top_level(r),
+        Request::DeleteSecret(r) => audit::top_level(r),
+        Request::DescribeSecret(r) => audit::top_level(r),
+        Request::GetRandomPassword(r) => audit::top_level(r),
+        Request::GetResourcePolicy(r) => audit::top_level(r),
+        Request::GetSecretValue(r) => audit::top_level(r),
+        Request::ListSecretVersionIds(r) => audit::top_level(r),
+        Request::ListSecrets(r) => audit::top_level(r),
+        Request::PutResourcePolicy(r) => audit::top_level(r),
+        Request::PutSecretValue(r) => audit::top_level(r),
+        Request::RemoveRegionsFromReplication(r) => audit::top_level(r),
+        Request::ReplicateSecretToRegions(r) => audit::top_level(r),
+        Request::RestoreSecret(r) => audit::top_level(r),
+        Request::RotateSecret(r) => audit::top_level(r),
+        Request::StopReplicationToReplica(r) => audit::top_level(r),
+        Request::TagResource(r) => audit::top_level(r),
+        Request::UntagResource(r) => audit::top_level(r),
+        Request::UpdateSecret(r) => audit::top_level(r),
+        Request::UpdateSecretVersionStage(r) => audit::top_level(r),
+        Request::ValidateResourcePolicy(r) => audit::top_level(r),
+    }
+}
+
+/// Ties a response type to its operation, and gives the audit record's `responseElements`.
+pub trait OperationOutput {
+    const OPERATION: Operation;
+
+    /// `null` unless `Self::OPERATION.records_response()`.
+    fn audit_response_elements(&self) -> Value;
+}
+
+/// CloudTrail's `responseElements` for a response: `null` for read-only operations and
+/// operations without output, else the members as in `audit_request_parameters`.
+pub fn audit_response_elements<T: OperationOutput>(response: &T) -> Value {
+    response.audit_response_elements()
+}
+
+impl OperationOutput for BatchGetSecretValueResponse {
+    const OPERATION: Operation = Operation::BatchGetSecretValue;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for CancelRotateSecretResponse {
+    const OPERATION: Operation = Operation::CancelRotateSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for CreateSecretResponse {
+    const OPERATION: Operation = Operation::CreateSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for DeleteResourcePolicyResponse {
+    const OPERATION: Operation = Operation::DeleteResourcePolicy;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for DeleteSecretResponse {
+    const OPERATION: Operation = Operation::DeleteSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for DescribeSecretResponse {
+    const OPERATION: Operation = Operation::DescribeSecret;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetRandomPasswordResponse {
+    const OPERATION: Operation = Operation::GetRandomPassword;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetResourcePolicyResponse {
+    const OPERATION: Operation = Operation::GetResourcePolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetSecretValueResponse {
+    const OPERATION: Operation = Operation::GetSecretValue;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListSecretVersionIdsResponse {
+    const OPERATION: Operation = Operation::ListSecretVersionIds;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for ListSecretsResponse {
+    const OPERATION: Operation = Operation::ListSecrets;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for PutResourcePolicyResponse {
+    const OPERATION: Operation = Operation::PutResourcePolicy;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for PutSecretValueResponse {
+    const OPERATION: Operation = Operation::PutSecretValue;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for RemoveRegionsFromReplicationResponse {
+    const OPERATION: Operation = Operation::RemoveRegionsFromReplication;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for ReplicateSecretToRegionsResponse {
+    const OPERATION: Operation = Operation::ReplicateSecretToRegions;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for RestoreSecretResponse {
+    const OPERATION: Operation = Operation::RestoreSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for RotateSecretResponse {
+    const OPERATION: Operation = Operation::RotateSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for StopReplicationToReplicaResponse {
+    const OPERATION: Operation = Operation::StopReplicationToReplica;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for TagResourceResponse {
+    const OPERATION: Operation = Operation::TagResource;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UntagResourceResponse {
+    const OPERATION: Operation = Operation::UntagResource;
+
+    /// Not recorded (no output): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for UpdateSecretResponse {
+    const OPERATION: Operation = Operation::UpdateSecret;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for UpdateSecretVersionStageResponse {
+    const OPERATION: Operation = Operation::UpdateSecretVersionStage;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for ValidateResourcePolicyResponse {
+    const OPERATION: Operation = Operation::ValidateResourcePolicy;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl AuditValue for BatchGetSecretValueRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretIdList", self.secret_id_list.as_ref());
+        audit::member(&mut members, "filters", self.filters.as_ref());
+        audit::member(&mut members, "maxResults", self.max_results.as_ref());
+        audit::member(&mut members, "nextToken", self.next_token.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CancelRotateSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CancelRotateSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(
+            &mut members,
+            "clientRequestToken",
+            self.client_request_token.as_ref(),
+        );
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "kmsKeyId", self.kms_key_id.as_ref());
+        // `SecretBinary`: never recorded (sensitive in the model).
+        // `SecretString`: never recorded (sensitive in the model).
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        audit::member(
+            &mut members,
+            "addReplicaRegions",
+            self.add_replica_regions.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "forceOverwriteReplicaSecret",
+            self.force_overwrite_replica_secret.as_ref(),
+        );
+        audit::member(&mut members, "type", self.r#type.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for CreateSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        audit::member(
+            &mut members,
+            "replicationStatus",
+            self.replication_status.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteResourcePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteResourcePolicyResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "recoveryWindowInDays",
+            self.recovery_window_in_days.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "forceDeleteWithoutRecovery",
+            self.force_delete_without_recovery.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DeleteSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "deletionDate", self.deletion_date.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for DescribeSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ExternalSecretRotationMetadataItem {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "key", self.key.as_ref());
+        audit::member(&mut members, "value", self.value.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Filter {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "key", self.key.as_ref());
+        audit::member(&mut members, "values", self.values.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetRandomPasswordRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "passwordLength",
+            self.password_length.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "excludeCharacters",
+            self.exclude_characters.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "excludeNumbers",
+            self.exclude_numbers.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "excludePunctuation",
+            self.exclude_punctuation.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "excludeUppercase",
+            self.exclude_uppercase.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "excludeLowercase",
+            self.exclude_lowercase.as_ref(),
+        );
+        audit::member(&mut members, "includeSpace", self.include_space.as_ref());
+        audit::member(
+            &mut members,
+            "requireEachIncludedType",
+            self.require_each_included_type.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetResourcePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetSecretValueRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        audit::member(&mut members, "versionStage", self.version_stage.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListSecretVersionIdsRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(&mut members, "maxResults", self.max_results.as_ref());
+        audit::member(&mut members, "nextToken", self.next_token.as_ref());
+        audit::member(
+            &mut members,
+            "includeDeprecated",
+            self.include_deprecated.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ListSecretsRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "includePlannedDeletion",
+            self.include_planned_deletion.as_ref(),
+        );
+        audit::member(&mut members, "maxResults", self.max_results.as_ref());
+        audit::member(&mut members, "nextToken", self.next_token.as_ref());
+        audit::member(&mut members, "filters", self.filters.as_ref());
+        audit::member(&mut members, "sortOrder", self.sort_order.as_ref());
+        audit::member(&mut members, "sortBy", self.sort_by.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutResourcePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "resourcePolicy",
+            self.resource_policy.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "blockPublicPolicy",
+            self.block_public_policy.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutResourcePolicyResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutSecretValueRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "clientRequestToken",
+            self.client_request_token.as_ref(),
+        );
+        // `SecretBinary`: never recorded (sensitive in the model).
+        // `SecretString`: never recorded (sensitive in the model).
+        audit::member(&mut members, "versionStages", self.version_stages.as_ref());
+        // `RotationToken`: never recorded (sensitive in the model).
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PutSecretValueResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        audit::member(&mut members, "versionStages", self.version_stages.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RemoveRegionsFromReplicationRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "removeReplicaRegions",
+            self.remove_replica_regions.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RemoveRegionsFromReplicationResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(
+            &mut members,
+            "replicationStatus",
+            self.replication_status.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ReplicaRegionType {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "region", self.region.as_ref());
+        audit::member(&mut members, "kmsKeyId", self.kms_key_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ReplicateSecretToRegionsRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "addReplicaRegions",
+            self.add_replica_regions.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "forceOverwriteReplicaSecret",
+            self.force_overwrite_replica_secret.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ReplicateSecretToRegionsResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(
+            &mut members,
+            "replicationStatus",
+            self.replication_status.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ReplicationStatusType {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "region", self.region.as_ref());
+        audit::member(&mut members, "kmsKeyId", self.kms_key_id.as_ref());
+        audit::member(&mut members, "status", self.status.as_ref());
+        audit::member(&mut members, "statusMessage", self.status_message.as_ref());
+        audit::member(
+            &mut members,
+            "lastAccessedDate",
+            self.last_accessed_date.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RestoreSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RestoreSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RotateSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "clientRequestToken",
+            self.client_request_token.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "rotationLambdaARN",
+            self.rotation_lambda_arn.as_ref(),
+        );
+        audit::member(&mut members, "rotationRules", self.rotation_rules.as_ref());
+        audit::member(
+            &mut members,
+            "externalSecretRotationMetadata",
+            self.external_secret_rotation_metadata.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "externalSecretRotationRoleArn",
+            self.external_secret_rotation_role_arn.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "rotateImmediately",
+            self.rotate_immediately.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RotateSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for RotationRulesType {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "automaticallyAfterDays",
+            self.automatically_after_days.as_ref(),
+        );
+        audit::member(&mut members, "duration", self.duration.as_ref());
+        audit::member(
+            &mut members,
+            "scheduleExpression",
+            self.schedule_expression.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for StopReplicationToReplicaRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for StopReplicationToReplicaResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Tag {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "key", self.key.as_ref());
+        audit::member(&mut members, "value", self.value.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for TagResourceRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UntagResourceRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(&mut members, "tagKeys", self.tag_keys.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateSecretRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "clientRequestToken",
+            self.client_request_token.as_ref(),
+        );
+        audit::member(&mut members, "description", self.description.as_ref());
+        audit::member(&mut members, "kmsKeyId", self.kms_key_id.as_ref());
+        // `SecretBinary`: never recorded (sensitive in the model).
+        // `SecretString`: never recorded (sensitive in the model).
+        audit::member(&mut members, "type", self.r#type.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateSecretResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        audit::member(&mut members, "versionId", self.version_id.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateSecretVersionStageRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(&mut members, "versionStage", self.version_stage.as_ref());
+        audit::member(
+            &mut members,
+            "removeFromVersionId",
+            self.remove_from_version_id.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "moveToVersionId",
+            self.move_to_version_id.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for UpdateSecretVersionStageResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "aRN", self.arn.as_ref());
+        audit::member(&mut members, "name", self.name.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ValidateResourcePolicyRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "secretId", self.secret_id.as_ref());
+        audit::member(
+            &mut members,
+            "resourcePolicy",
+            self.resource_policy.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
 
 // -------------------------------------------------------------------------------------------------
 // Constraint checks

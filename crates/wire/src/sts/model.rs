@@ -6,10 +6,14 @@
 //! AWS Security Token Service (Query protocol), the operations Coffer serves: request
 //! decoding from form parameters (`FromForm`), model-constraint validation (`Validate`, spec §1.6
 //! grammar), XML response encoding (`XmlStructure`, `QueryOutput`; absent members omitted) and the
-//! modeled errors (`ModeledError`).
+//! modeled errors (`ModeledError`); the audit record's `requestParameters`, `responseElements` and
+//! `readOnly` (see `crate::audit`).
 //!
 //! Operations: AssumeRole, GetCallerIdentity, GetSessionToken.
 
+use serde_json::{Map, Value};
+
+use crate::audit::{self, AuditValue};
 use crate::codec::{
     self, Echo, EchoStructure, EpochTime, Path, Pattern, SensitiveString, Validate,
     ValidationErrors,
@@ -117,6 +121,21 @@ impl Request {
             Operation::AssumeRole => query::decode(form).map(Request::AssumeRole),
             Operation::GetCallerIdentity => query::decode(form).map(Request::GetCallerIdentity),
             Operation::GetSessionToken => query::decode(form).map(Request::GetSessionToken),
+        }
+    }
+
+    /// Reads the parameters of `operation` without checking the model's constraints: tests
+    /// build requests with every member set this way.
+    #[cfg(test)]
+    pub(crate) fn decode_unvalidated(
+        operation: Operation,
+        form: &FormParams,
+    ) -> Result<Request, QueryDecodeError> {
+        let form = &mut FormReader::new(form);
+        match operation {
+            Operation::AssumeRole => FromForm::read(form).map(Request::AssumeRole),
+            Operation::GetCallerIdentity => FromForm::read(form).map(Request::GetCallerIdentity),
+            Operation::GetSessionToken => FromForm::read(form).map(Request::GetSessionToken),
         }
     }
 
@@ -649,6 +668,206 @@ impl Echo for Tag {
 // -------------------------------------------------------------------------------------------------
 // Enums
 // -------------------------------------------------------------------------------------------------
+
+// -------------------------------------------------------------------------------------------------
+// Audit records
+// -------------------------------------------------------------------------------------------------
+
+impl Operation {
+    /// CloudTrail's `readOnly`: operations named `Get*`, `Describe*`, `List*`, `BatchGet*`.
+    pub fn read_only(self) -> bool {
+        matches!(
+            self,
+            Operation::GetCallerIdentity | Operation::GetSessionToken
+        )
+    }
+
+    /// Whether the audit record holds the response (`responseElements`): never for read-only
+    /// calls (so never a returned secret value, password or plaintext) nor for operations
+    /// without output; `null` then.
+    pub fn records_response(self) -> bool {
+        matches!(self, Operation::AssumeRole)
+    }
+}
+
+/// CloudTrail's `requestParameters` for a decoded request: its members with the first letter
+/// lower-cased, without sensitive or binary ones; `null` when none is left.
+pub fn audit_request_parameters(request: &Request) -> Value {
+    match request {
+        Request::AssumeRole(r) => audit::top_level(r),
+        Request::GetCallerIdentity(r) => audit::top_level(r),
+        Request::GetSessionToken(r) => audit::top_level(r),
+    }
+}
+
+/// Ties a response type to its operation, and gives the audit record's `responseElements`.
+pub trait OperationOutput {
+    const OPERATION: Operation;
+
+    /// `null` unless `Self::OPERATION.records_response()`.
+    fn audit_response_elements(&self) -> Value;
+}
+
+/// CloudTrail's `responseElements` for a response: `null` for read-only operations and
+/// operations without output, else the members as in `audit_request_parameters`.
+pub fn audit_response_elements<T: OperationOutput>(response: &T) -> Value {
+    response.audit_response_elements()
+}
+
+impl OperationOutput for AssumeRoleResponse {
+    const OPERATION: Operation = Operation::AssumeRole;
+
+    fn audit_response_elements(&self) -> Value {
+        audit::top_level(self)
+    }
+}
+
+impl OperationOutput for GetCallerIdentityResponse {
+    const OPERATION: Operation = Operation::GetCallerIdentity;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl OperationOutput for GetSessionTokenResponse {
+    const OPERATION: Operation = Operation::GetSessionToken;
+
+    /// Not recorded (read-only): the members are not even looked at.
+    fn audit_response_elements(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl AuditValue for AssumeRoleRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "roleArn", self.role_arn.as_ref());
+        audit::member(
+            &mut members,
+            "roleSessionName",
+            self.role_session_name.as_ref(),
+        );
+        audit::member(&mut members, "policyArns", self.policy_arns.as_ref());
+        audit::member(&mut members, "policy", self.policy.as_ref());
+        audit::member(
+            &mut members,
+            "durationSeconds",
+            self.duration_seconds.as_ref(),
+        );
+        audit::member(&mut members, "tags", self.tags.as_ref());
+        audit::member(
+            &mut members,
+            "transitiveTagKeys",
+            self.transitive_tag_keys.as_ref(),
+        );
+        audit::member(&mut members, "externalId", self.external_id.as_ref());
+        audit::member(&mut members, "serialNumber", self.serial_number.as_ref());
+        // `TokenCode`: never recorded (an MFA code is a credential).
+        audit::member(
+            &mut members,
+            "sourceIdentity",
+            self.source_identity.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "providedContexts",
+            self.provided_contexts.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AssumeRoleResponse {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "credentials", self.credentials.as_ref());
+        audit::member(
+            &mut members,
+            "assumedRoleUser",
+            self.assumed_role_user.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "packedPolicySize",
+            self.packed_policy_size.as_ref(),
+        );
+        audit::member(
+            &mut members,
+            "sourceIdentity",
+            self.source_identity.as_ref(),
+        );
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for AssumedRoleUser {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "assumedRoleId", self.assumed_role_id.as_ref());
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Credentials {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "accessKeyId", self.access_key_id.as_ref());
+        // `SecretAccessKey`: never recorded (sensitive in the model).
+        // `SessionToken`: never recorded (a session token is a credential).
+        audit::member(&mut members, "expiration", self.expiration.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetCallerIdentityRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let members = Map::new();
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for GetSessionTokenRequest {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(
+            &mut members,
+            "durationSeconds",
+            self.duration_seconds.as_ref(),
+        );
+        audit::member(&mut members, "serialNumber", self.serial_number.as_ref());
+        // `TokenCode`: never recorded (an MFA code is a credential).
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for PolicyDescriptorType {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "arn", self.arn.as_ref());
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for ProvidedContext {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "providerArn", self.provider_arn.as_ref());
+        // `ContextAssertion`: never recorded (a signed context assertion is a credential).
+        Some(Value::Object(members))
+    }
+}
+
+impl AuditValue for Tag {
+    fn audit_value(&self) -> Option<Value> {
+        let mut members = Map::new();
+        audit::member(&mut members, "key", self.key.as_ref());
+        audit::member(&mut members, "value", self.value.as_ref());
+        Some(Value::Object(members))
+    }
+}
 
 // -------------------------------------------------------------------------------------------------
 // Constraint checks
