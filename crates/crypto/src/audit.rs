@@ -108,12 +108,27 @@ mod tests {
         assert_eq!(signer.public_key(), again.public_key());
         let message = audit_digest_message(10, &[7; 32], 1_700_000_000_000);
         let signature = signer.sign(&message);
-        assert!(verify_audit_signature(&signer.public_key(), &message, &signature));
+        assert!(verify_audit_signature(
+            &signer.public_key(),
+            &message,
+            &signature
+        ));
         let other = AuditSigner::derive(&RootKey::generate().unwrap());
-        assert!(!verify_audit_signature(&other.public_key(), &message, &signature));
+        assert!(!verify_audit_signature(
+            &other.public_key(),
+            &message,
+            &signature
+        ));
         let mut altered = message.clone();
         altered[25] ^= 1;
-        assert!(!verify_audit_signature(&signer.public_key(), &altered, &signature));
-        assert!(!format!("{signer:?}").contains(&format!("{:?}", root.derive("coffer audit digest signing v1").as_ref())));
+        assert!(!verify_audit_signature(
+            &signer.public_key(),
+            &altered,
+            &signature
+        ));
+        assert!(!format!("{signer:?}").contains(&format!(
+            "{:?}",
+            root.derive("coffer audit digest signing v1").as_ref()
+        )));
     }
 }

@@ -29,13 +29,50 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Write an AWS CLI profile that points at a Coffer server, so that
     /// `aws --profile coffer secretsmanager list-secrets` just works.
     Profile(ProfileArgs),
     /// Root-of-trust operations: split a new data directory's root key into unseal shares,
     /// unseal or seal a running server, or ask whether it is sealed.
     Operator(OperatorArgs),
+    /// The audit trail.
+    Audit(AuditArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the audit trail of a data directory: every record against its hash and its
+    /// predecessor, and every signed digest. Reports each modified, removed, inserted or
+    /// reordered record and where. Exit status 0 when intact, 1 when not. Safe while the
+    /// server runs.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The data directory.
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
+    pub data_dir: PathBuf,
+    /// The root key (as for `coffer server --root-key`), to derive the digest-signing key and
+    /// check digests against it. Without it (or --public-key), digests are checked against the
+    /// key stored with them, which shows consistency but not who signed.
+    #[arg(
+        long,
+        env = "COFFER_ROOT_KEY",
+        value_name = "BASE64|PATH",
+        hide_env_values = true
+    )]
+    pub root_key: Option<String>,
+    /// The trail's digest-signing public key (hex), as printed at server start.
+    #[arg(long, value_name = "HEX")]
+    pub public_key: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -218,10 +255,39 @@ pub struct ServerArgs {
     #[arg(long, env = "COFFER_DELETION_PURGE_INTERVAL", value_name = "SECONDS")]
     pub deletion_purge_interval: Option<u64>,
 
+    /// Whether to keep an audit trail of every API call (on, or off only for measurements:
+    /// a secrets manager without an audit trail cannot answer who read what). [default: on]
+    #[arg(long, env = "COFFER_AUDIT", value_enum, value_name = "ON|OFF")]
+    pub audit: Option<Switch>,
+
+    /// Also append every audit record, as one JSON line, to this file.
+    #[arg(long, env = "COFFER_AUDIT_FILE", value_name = "PATH")]
+    pub audit_file: Option<PathBuf>,
+
+    /// Also write every audit record, as one JSON line, to standard output.
+    #[arg(long, env = "COFFER_AUDIT_STDOUT")]
+    pub audit_stdout: bool,
+
+    /// Serve requests even when the audit trail cannot be written (their records are then
+    /// lost). By default the server fails closed: no record, no request.
+    #[arg(long, env = "COFFER_AUDIT_FAIL_OPEN")]
+    pub audit_fail_open: bool,
+
+    /// Days of audit records kept; older records are purged. [default: 90]
+    #[arg(long, env = "COFFER_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
+    pub audit_retention_days: Option<u32>,
+
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT before closing.
     /// [default: 30]
     #[arg(long, env = "COFFER_SHUTDOWN_GRACE", value_name = "SECONDS")]
     pub shutdown_grace: Option<u64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::cli::{LogFormat, ServerArgs};
+use crate::cli::{LogFormat, ServerArgs, Switch};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
@@ -38,6 +38,11 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     log: Option<String>,
     deletion_purge_interval: Option<u64>,
+    audit: Option<Switch>,
+    audit_file: Option<PathBuf>,
+    audit_stdout: Option<bool>,
+    audit_fail_open: Option<bool>,
+    audit_retention_days: Option<u32>,
     shutdown_grace: Option<u64>,
 }
 
@@ -56,7 +61,19 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     pub log: String,
     pub deletion_purge_interval: Duration,
+    #[allow(dead_code)] // TEMPORARY: the audit trail is being wired into server.rs
+    pub audit: AuditSettings,
     pub shutdown_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // TEMPORARY: the audit trail is being wired into server.rs
+pub struct AuditSettings {
+    pub enabled: bool,
+    pub file: Option<PathBuf>,
+    pub stdout: bool,
+    pub fail_open: bool,
+    pub retention_days: u32,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -127,6 +144,17 @@ impl ServerConfig {
                     .unwrap_or(60)
                     .max(1),
             ),
+            audit: AuditSettings {
+                enabled: args.audit.or(file.audit).unwrap_or(Switch::On) == Switch::On,
+                file: args.audit_file.or(file.audit_file),
+                stdout: args.audit_stdout || file.audit_stdout.unwrap_or(false),
+                fail_open: args.audit_fail_open || file.audit_fail_open.unwrap_or(false),
+                retention_days: args
+                    .audit_retention_days
+                    .or(file.audit_retention_days)
+                    .unwrap_or(90)
+                    .max(1),
+            },
             shutdown_grace: Duration::from_secs(
                 args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30),
             ),

@@ -24,6 +24,7 @@ use coffer_crypto::RootKey;
 use serde::Deserialize;
 
 use crate::http::{AppState, read_body};
+use crate::metrics::Metrics;
 use crate::seal::{Unseal, UnsealProgress};
 
 /// Builds the services from a recovered root key.
@@ -42,6 +43,8 @@ pub struct Sealing {
 pub struct Gate {
     current: RwLock<Option<Arc<AppState>>>,
     sealing: Option<Sealing>,
+    /// Outlives the services: counts carry across seal and unseal.
+    metrics: Arc<Metrics>,
 }
 
 const OPERATOR_BODY_LIMIT: usize = 4 * 1024;
@@ -49,22 +52,30 @@ const SEAL_SKEW: Duration = Duration::from_secs(5 * 60);
 
 impl Gate {
     /// A server unsealed for its whole life (the key-file modes).
-    pub fn unsealed(state: Arc<AppState>) -> Gate {
+    pub fn unsealed(state: Arc<AppState>, metrics: Arc<Metrics>) -> Gate {
+        metrics.set_sealed(false);
         Gate {
             current: RwLock::new(Some(state)),
             sealing: None,
+            metrics,
         }
     }
 
     /// A server that starts sealed and waits for shares.
-    pub fn sealed(progress: UnsealProgress, unlock: Unlocker) -> Gate {
+    pub fn sealed(progress: UnsealProgress, unlock: Unlocker, metrics: Arc<Metrics>) -> Gate {
+        metrics.set_sealed(true);
         Gate {
             current: RwLock::new(None),
             sealing: Some(Sealing {
                 progress: tokio::sync::Mutex::new(progress),
                 unlock,
             }),
+            metrics,
         }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The services, unless the server is sealed.
@@ -76,7 +87,9 @@ impl Gate {
     }
 
     fn set(&self, state: Option<Arc<AppState>>) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = state;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        self.metrics.set_sealed(state.is_none());
+        *current = state;
     }
 
     /// What a sealed server says to every API call.

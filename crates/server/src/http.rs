@@ -1,5 +1,6 @@
 //! The HTTP edge: one listener serves the AWS JSON APIs (`POST` on any path, dispatched on
-//! `X-Amz-Target`: Secrets Manager and KMS), the Query APIs (IAM, STS) and `GET /health`.
+//! `X-Amz-Target`: Secrets Manager and KMS), the Query APIs (IAM, STS), `GET /health` and
+//! `GET /metrics` (`crate::metrics`).
 //!
 //! Per request: read the body (bounded, into a buffer wiped on drop), authenticate with
 //! SigV4, decode and validate against AWS's model, call the domain, encode. Every response
@@ -28,7 +29,7 @@ use http_body_util::BodyExt;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::gate::{self, Gate};
-use crate::{kms, secretsmanager};
+use crate::{kms, metrics, secretsmanager};
 
 /// Largest request body accepted. A maximal CreateSecret (64 KiB value, base64-encoded,
 /// plus tags and description) is about 100 KiB; a resource policy is at most 20 KiB.
@@ -36,7 +37,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// The clock-skew window of the JSON APIs: AWS's 5 minutes for Secrets Manager; AWS documents
 /// none for KMS, and the companion spec (§2.2) gives every JSON service the same window.
 const JSON_API_SKEW: Duration = Duration::from_secs(5 * 60);
-const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
+pub(crate) const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
 const SECRETS_MANAGER_SIGNING_NAME: &str = "secretsmanager";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
@@ -57,6 +58,7 @@ pub fn router(gate: Arc<Gate>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(gate::ready))
+        .route("/metrics", get(metrics::endpoint))
         .route("/coffer/operator/status", get(gate::status))
         .route("/coffer/operator/unseal", post(gate::unseal))
         .route("/coffer/operator/seal", post(gate::seal))
@@ -184,13 +186,15 @@ async fn api(
     let target = header_str(&parts.headers, "x-amz-target")
         .unwrap_or("")
         .to_owned();
+    let api = metrics::Api::of_request(&target, &parts);
 
     let (response, operation, outcome) = match gate.current() {
         Some(state) => serve(&state, &request_id, parts, body, &target, peer.ip()).await,
         None => {
             let message = gate.sealed_message().await;
-            let response = if target.is_empty() && crate::query::is_query_request(&parts) {
-                crate::query::sealed_response(&parts, &request_id, message)
+            if target.is_empty() && crate::query::is_query_request(&parts) {
+                let response = crate::query::sealed_response(&parts, &request_id, message);
+                (response, target.clone(), "ServiceUnavailable".to_owned())
             } else {
                 let error = AwsError {
                     error_type: "ServiceUnavailableException",
@@ -198,12 +202,13 @@ async fn api(
                     status: 503,
                     key: coffer_wire::errors::MessageKey::Framework,
                 };
-                error_response(&request_id, &error)
-            };
-            (response, target.clone(), "sealed".to_owned())
+                let response = error_response(&request_id, &error);
+                (response, target.clone(), error.error_type.to_owned())
+            }
         }
     };
     let status = response.status().as_u16();
+    let elapsed = started.elapsed();
     // One line per request is debug-level: at production rates an info line per request
     // costs more CPU than the request itself, and the audit trail records every call.
     // Server faults are logged at error level where they happen.
@@ -213,9 +218,11 @@ async fn api(
         status,
         outcome,
         peer = %peer.ip(),
-        latency_us = started.elapsed().as_micros() as u64,
+        latency_us = elapsed.as_micros() as u64,
         "request"
     );
+    gate.metrics()
+        .record_request(api, &target, &operation, &outcome, elapsed);
     response
 }
 

@@ -1,11 +1,13 @@
 //! The `coffer` binary: wires the crates together.
 
+mod audit_cli;
 mod cli;
 mod config;
 mod gate;
 mod http;
 mod kms;
 mod logging;
+mod metrics;
 mod operator;
 mod profile;
 mod query;
@@ -23,9 +25,14 @@ use crate::cli::{Cli, Command};
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Server(args) => run_server(args),
+        Command::Server(args) => run_server(*args),
         Command::Profile(args) => profile::write(&args),
         Command::Operator(args) => run_operator(&args),
+        Command::Audit(args) => match run_audit(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return std::process::ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -42,6 +49,13 @@ fn run_operator(args: &cli::OperatorArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     operator::run(args, &runtime)
+}
+
+fn run_audit(args: &cli::AuditArgs) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    audit_cli::run(args, &runtime)
 }
 
 fn run_server(args: cli::ServerArgs) -> anyhow::Result<()> {

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::config::{DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, ServerConfig};
 use crate::gate::{Gate, Unlocker};
 use crate::http::{AppState, router};
+use crate::metrics::Metrics;
 use crate::seal::UnsealProgress;
 use crate::setup::{self, RootKeyOrigin, RootOfTrust};
 
@@ -65,6 +66,8 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let store = opened.store.clone();
     let address = listener.local_addr()?;
     let config = Arc::new(config);
+    // Created once for the process: counts survive seal and unseal.
+    let metrics = Arc::new(Metrics::new());
     let gate = match opened.root {
         RootOfTrust::Key(root_key, origin) => {
             let (state, admin_credentials) =
@@ -76,7 +79,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
                 admin_credentials.as_deref(),
                 address,
             );
-            Arc::new(Gate::unsealed(state))
+            Arc::new(Gate::unsealed(state, metrics))
         }
         RootOfTrust::Sealed(seal_config) => {
             let threshold = seal_config.threshold;
@@ -104,7 +107,11 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
             println!(
                 "  SEALED: {threshold} unseal share(s) are needed; submit them with `coffer operator unseal --endpoint-url http://{address}`"
             );
-            Arc::new(Gate::sealed(UnsealProgress::new(seal_config), unlock))
+            Arc::new(Gate::sealed(
+                UnsealProgress::new(seal_config),
+                unlock,
+                metrics,
+            ))
         }
     };
 
