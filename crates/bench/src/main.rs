@@ -20,8 +20,8 @@ use clap::{Parser, ValueEnum};
 use crate::client::{Api, Conn};
 use crate::load::{PutPool, RunSettings, Workload, put_secret_name};
 use crate::report::{
-    IAM_USER_GET_LABEL, ListCase, Machine, MemorySample, Ratios, Report, ScenarioReport, Settings,
-    Startup,
+    AUDIT_OFF_GET_LABEL, IAM_USER_GET_LABEL, ListCase, Machine, MemorySample, Ratios, Report,
+    ScenarioReport, Settings, Startup,
 };
 use crate::server::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, Server, ServerSpec, StartTimes};
 
@@ -93,7 +93,7 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "health,get,get-as-user,describe,put"
+        default_value = "health,get,get-as-user,get-audit-off,describe,put"
     )]
     scenarios: Vec<Scenario>,
 
@@ -131,6 +131,9 @@ enum Scenario {
     /// 10-statement inline policy, with a resource policy on the secret: the cost of policy
     /// evaluation beside the administrator's figure.
     GetAsUser,
+    /// GetSecretValue of the same secret on a second server started with `--audit off`: the
+    /// cost of the audit trail, beside the first server's figure (audit on, the default).
+    GetAuditOff,
     /// DescribeSecret of the same secret.
     Describe,
     /// PutSecretValue, spread over many secrets (durable writes).
@@ -143,6 +146,7 @@ impl Scenario {
             Scenario::Health => "GET /health",
             Scenario::Get => "GetSecretValue",
             Scenario::GetAsUser => IAM_USER_GET_LABEL,
+            Scenario::GetAuditOff => AUDIT_OFF_GET_LABEL,
             Scenario::Describe => "DescribeSecret",
             Scenario::Put => "PutSecretValue",
         }
@@ -286,6 +290,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         binary: args.coffer.clone(),
         data_dir: data_dir.clone(),
         log: args.server_log.clone(),
+        extra_args: Vec::new(),
     };
     let filesystem = server::filesystem_of(work.path()).map_or_else(
         || "unknown filesystem".to_owned(),
@@ -397,6 +402,41 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         None
     };
 
+    // The comparison server without an audit trail, on its own data directory, with the
+    // same secret; it runs beside the first for the whole load phase.
+    let audit_off = if args.scenarios.contains(&Scenario::GetAuditOff) {
+        step("starting a second server with --audit off for the audit comparison");
+        let spec_off = ServerSpec {
+            binary: args.coffer.clone(),
+            data_dir: work.path().join("data-audit-off"),
+            log: args.server_log.clone(),
+            extra_args: vec!["--audit".into(), "off".into()],
+        };
+        let (server_off, _) = Server::start(&spec_off).await?;
+        let api_off = Arc::new(Api::new(
+            server_off.addr,
+            REGION,
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+        ));
+        let mut conn_off = Conn::connect(server_off.addr).await?;
+        conn_off
+            .call(
+                &api_off,
+                "CreateSecret",
+                &serde_json::json!({
+                    "Name": GET_SECRET,
+                    "ClientRequestToken": uuid::Uuid::new_v4().to_string(),
+                    "SecretString": get_value,
+                }),
+            )
+            .await
+            .context("creating the secret on the audit-off server")?;
+        Some((server_off, api_off))
+    } else {
+        None
+    };
+
     // 3. ListSecrets at scale.
     step(&format!(
         "ListSecrets first page, {} calls per case, {} secrets stored",
@@ -488,6 +528,15 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                     },
                     &read_settings,
                 ),
+                Scenario::GetAuditOff => {
+                    caller = &audit_off.as_ref().expect("started above").1;
+                    (
+                        Workload::GetSecretValue {
+                            body: secret_body.clone(),
+                        },
+                        &read_settings,
+                    )
+                }
                 Scenario::GetAsUser => {
                     caller = user_api.as_ref().expect("set up above");
                     (
@@ -514,7 +563,11 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                     )
                 }
             };
-            let result = load::run(caller.clone(), workload, settings, server.pid).await?;
+            let pid = match (scenario, &audit_off) {
+                (Scenario::GetAuditOff, Some((server_off, _))) => server_off.pid,
+                _ => server.pid,
+            };
+            let result = load::run(caller.clone(), workload, settings, pid).await?;
             if *scenario == Scenario::Put {
                 put_rate_estimate = put_rate_estimate.max(
                     result.sent_total as f64
@@ -553,6 +606,10 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     ));
     drop(api);
     drop(user_api);
+    if let Some((server_off, api_off)) = audit_off {
+        drop(api_off);
+        server_off.stop()?;
+    }
     server.stop()?;
     let (seeded_server, seeded_restarts) = restarts(&spec, config.restarts).await?;
     memory.push(MemorySample::of(

@@ -241,6 +241,9 @@ impl ScenarioReport {
     }
 }
 
+/// The scenario label of GetSecretValue on the server without an audit trail.
+pub const AUDIT_OFF_GET_LABEL: &str = "GetSecretValue (audit off)";
+
 /// The scenario label of GetSecretValue made by a policy-bound IAM user.
 pub const IAM_USER_GET_LABEL: &str = "GetSecretValue (IAM user)";
 
@@ -252,6 +255,8 @@ pub struct Ratios {
     /// GetSecretValue by an IAM user (10-statement policy + resource policy) over the
     /// administrator's GetSecretValue.
     pub iam_user_get_over_admin_get: Option<Ratio>,
+    /// GetSecretValue with the audit trail (the default) over the same without it.
+    pub audit_on_get_over_audit_off_get: Option<Ratio>,
 }
 
 #[derive(Serialize)]
@@ -283,6 +288,7 @@ impl Ratios {
             get_over_health: ratio("GetSecretValue", "GET /health"),
             describe_over_health: ratio("DescribeSecret", "GET /health"),
             iam_user_get_over_admin_get: ratio(IAM_USER_GET_LABEL, "GetSecretValue"),
+            audit_on_get_over_audit_off_get: ratio("GetSecretValue", AUDIT_OFF_GET_LABEL),
         }
     }
 }
@@ -497,6 +503,10 @@ pub fn print_table(report: &Report) {
         (
             "GetSecretValue as IAM user / as administrator",
             &report.ratios.iam_user_get_over_admin_get,
+        ),
+        (
+            "GetSecretValue audit on / audit off",
+            &report.ratios.audit_on_get_over_audit_off_get,
         ),
     ] {
         if let Some(r) = ratio {

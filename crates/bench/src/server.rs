@@ -27,6 +27,8 @@ pub struct ServerSpec {
     pub data_dir: PathBuf,
     /// `--log` filter for the server; `None` keeps the server's default.
     pub log: Option<String>,
+    /// Further `coffer server` arguments (e.g. `--audit off` for the comparison server).
+    pub extra_args: Vec<String>,
 }
 
 /// Start-up times of one start, in milliseconds from `spawn`.
@@ -74,6 +76,9 @@ impl Server {
             .env("COFFER_ADMIN_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
         if let Some(log) = &spec.log {
             command.arg("--log").arg(log);
+        }
+        for arg in &spec.extra_args {
+            command.arg(arg);
         }
 
         let spawned = Instant::now();
