@@ -61,13 +61,11 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     pub log: String,
     pub deletion_purge_interval: Duration,
-    #[allow(dead_code)] // TEMPORARY: the audit trail is being wired into server.rs
     pub audit: AuditSettings,
     pub shutdown_grace: Duration,
 }
 
 #[derive(Clone, Debug)]
-#[allow(dead_code)] // TEMPORARY: the audit trail is being wired into server.rs
 pub struct AuditSettings {
     pub enabled: bool,
     pub file: Option<PathBuf>,

@@ -86,6 +86,14 @@ impl Gate {
             .clone()
     }
 
+    /// Takes the services out at shutdown (the server is sealed from then on).
+    pub fn take_current(&self) -> Option<Arc<AppState>> {
+        self.current
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     fn set(&self, state: Option<Arc<AppState>>) {
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         self.metrics.set_sealed(state.is_none());

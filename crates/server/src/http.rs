@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
+use coffer_domain::audit::{AuditIdentity, AuditLog, AuditService, AuditWriter};
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::{CredentialStore, Principal};
 use coffer_domain::kms::KmsService;
@@ -28,6 +29,7 @@ use coffer_wire::errors::AwsError;
 use http_body_util::BodyExt;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::audit::AuditFacts;
 use crate::gate::{self, Gate};
 use crate::{kms, metrics, secretsmanager};
 
@@ -41,6 +43,9 @@ pub(crate) const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
 const SECRETS_MANAGER_SIGNING_NAME: &str = "secretsmanager";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
+/// What a request gets when its audit record cannot be taken (fail closed).
+const AUDIT_UNAVAILABLE: &str = "The audit trail cannot be written, so Coffer serves no request until it can; see the server log.";
+
 pub struct AppState {
     pub service: Arc<SecretsService<EmbeddedStore>>,
     /// IAM and STS (the Query-protocol APIs, `crate::query`).
@@ -52,6 +57,21 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The regions requests may be signed for (the one this server serves).
     pub regions: Vec<String>,
+    /// The account this server serves (the recipient of records without a caller).
+    pub account_id: String,
+    /// The audit trail; `None` only with `--audit off`.
+    pub audit: Option<Arc<AuditLog>>,
+    /// The trail's writer task, awaited at shutdown so that queued records are written.
+    pub audit_writer: std::sync::Mutex<Option<AuditWriter>>,
+    /// CloudTrail LookupEvents over the trail.
+    pub lookup: AuditService<EmbeddedStore>,
+}
+
+impl AppState {
+    /// Whether requests may be served: with the trail failing (and failing closed), not.
+    pub fn audit_accepting(&self) -> bool {
+        self.audit.as_ref().is_none_or(|a| a.accepting())
+    }
 }
 
 pub fn router(gate: Arc<Gate>) -> Router {
@@ -123,6 +143,7 @@ pub fn aws_error(request_id: &str, error: &SecretsError) -> AwsError {
 enum JsonApi {
     SecretsManager,
     Kms,
+    CloudTrail,
 }
 
 impl JsonApi {
@@ -131,6 +152,16 @@ impl JsonApi {
         match self {
             JsonApi::SecretsManager => SECRETS_MANAGER_SIGNING_NAME,
             JsonApi::Kms => coffer_wire::kms::SIGNING_NAME,
+            JsonApi::CloudTrail => coffer_wire::cloudtrail::SIGNING_NAME,
+        }
+    }
+
+    /// The audit record's `eventSource`.
+    fn event_source(self) -> &'static str {
+        match self {
+            JsonApi::SecretsManager => "secretsmanager.amazonaws.com",
+            JsonApi::Kms => "kms.amazonaws.com",
+            JsonApi::CloudTrail => "cloudtrail.amazonaws.com",
         }
     }
 }
@@ -188,8 +219,36 @@ async fn api(
         .to_owned();
     let api = metrics::Api::of_request(&target, &parts);
 
-    let (response, operation, outcome) = match gate.current() {
-        Some(state) => serve(&state, &request_id, parts, body, &target, peer.ip()).await,
+    let current = gate.current();
+    let user_agent = header_str(&parts.headers, "user-agent").unwrap_or("");
+    let mut facts = AuditFacts::new(user_agent);
+    let (mut response, operation, mut outcome) = match &current {
+        // Fail closed: while the trail cannot be written, nothing is served.
+        Some(state) if !state.audit_accepting() => {
+            let error = AwsError {
+                error_type: "ServiceUnavailableException",
+                message: AUDIT_UNAVAILABLE.into(),
+                status: 503,
+                key: coffer_wire::errors::MessageKey::Framework,
+            };
+            (
+                error_response(&request_id, &error),
+                target.clone(),
+                error.error_type.to_owned(),
+            )
+        }
+        Some(state) => {
+            serve(
+                state,
+                &request_id,
+                parts,
+                body,
+                &target,
+                peer.ip(),
+                &mut facts,
+            )
+            .await
+        }
         None => {
             let message = gate.sealed_message().await;
             if target.is_empty() && crate::query::is_query_request(&parts) {
@@ -207,6 +266,40 @@ async fn api(
             }
         }
     };
+    if let Some(state) = &current
+        && let Some(audit) = &state.audit
+        && !facts.event_source.is_empty()
+    {
+        let read_only = facts.read_only;
+        let events = facts.into_events(
+            &request_id,
+            &peer.ip().to_string(),
+            state.clock.now(),
+            &state.account_id,
+            &state.regions[0],
+        );
+        let mut recorded = Ok(());
+        for event in &events {
+            recorded = if read_only {
+                audit.record(event)
+            } else {
+                audit.record_durably(event).await
+            };
+            if recorded.is_err() {
+                break;
+            }
+        }
+        if recorded.is_err() {
+            let error = AwsError {
+                error_type: "ServiceUnavailableException",
+                message: AUDIT_UNAVAILABLE.into(),
+                status: 503,
+                key: coffer_wire::errors::MessageKey::Framework,
+            };
+            response = error_response(&request_id, &error);
+            outcome = error.error_type.to_owned();
+        }
+    }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     // One line per request is debug-level: at production rates an info line per request
@@ -233,8 +326,10 @@ async fn serve(
     body: Body,
     target: &str,
     peer_ip: std::net::IpAddr,
+    facts: &mut AuditFacts,
 ) -> (Response<Body>, String, String) {
-    let fail = |error: AwsError, operation: &str| {
+    let fail = |facts: &mut AuditFacts, error: AwsError, operation: &str| {
+        facts.failed(error.error_type, &error.message);
         let outcome = error.error_type.to_owned();
         (
             error_response(request_id, &error),
@@ -244,17 +339,19 @@ async fn serve(
     };
     // IAM and STS speak the Query protocol: no X-Amz-Target, a form body, scope `iam`/`sts`.
     if target.is_empty() && crate::query::is_query_request(&parts) {
-        return crate::query::serve(state, request_id, parts, body, peer_ip).await;
+        return crate::query::serve(state, request_id, parts, body, peer_ip, facts).await;
     }
     let (api, operation_name) =
         if let Some(name) = target.strip_prefix(SECRETS_MANAGER_TARGET_PREFIX) {
             (JsonApi::SecretsManager, name)
         } else if let Some(name) = target.strip_prefix(coffer_wire::kms::TARGET_PREFIX) {
             (JsonApi::Kms, name)
+        } else if let Some(name) = target.strip_prefix(coffer_wire::cloudtrail::TARGET_PREFIX) {
+            (JsonApi::CloudTrail, name)
         } else {
-            // Other AWS JSON services (CloudTrail) are unknown operations here.
-            return fail(AwsError::unknown_operation(), target);
+            return fail(facts, AwsError::unknown_operation(), target);
         };
+    facts.operation(api.event_source(), operation_name);
 
     let declared_len = header_str(&parts.headers, "content-length").and_then(|v| v.parse().ok());
     let body = match read_body(body, declared_len).await {
@@ -262,11 +359,11 @@ async fn serve(
         Err(BodyError::TooLarge) => {
             let mut error = AwsError::body_too_large(MAX_BODY_BYTES);
             error.status = 413;
-            return fail(error, operation_name);
+            return fail(facts, error, operation_name);
         }
         Err(BodyError::Read(cause)) => {
             tracing::debug!(request_id, cause, "could not read the request body");
-            return fail(AwsError::unreadable_body(), operation_name);
+            return fail(facts, AwsError::unreadable_body(), operation_name);
         }
     };
 
@@ -289,10 +386,19 @@ async fn serve(
             if let coffer_auth::AuthError::Internal(cause) = &error {
                 tracing::error!(request_id, cause, "authentication failed internally");
             }
-            return fail(AwsError::from(&error), operation_name);
+            facts.identity = Some(AuditIdentity::Unauthenticated {
+                access_key_id: SigV4Verifier::peek_scope(&parts).map(|s| s.access_key_id),
+            });
+            return fail(facts, AwsError::from(&error), operation_name);
         }
     };
     let principal: &Arc<Principal> = &verified.principal;
+    facts.region = Some(verified.region.clone());
+    facts.identity = Some(AuditIdentity::Principal {
+        principal: Arc::clone(principal),
+        user_id: state.iam.authorizer().cached_user_id(principal),
+        access_key_id: verified.access_key_id.clone(),
+    });
     let caller = Caller {
         account_id: principal.account_id.clone(),
         region: verified.region.clone(),
@@ -304,10 +410,19 @@ async fn serve(
 
     let handled = match api {
         JsonApi::SecretsManager => {
-            secretsmanager::handle(state, request_id, &caller, operation_name, &body).await
+            secretsmanager::handle(state, request_id, &caller, operation_name, &body, facts).await
         }
-        JsonApi::Kms => kms::handle(state, request_id, &caller, target, &body).await,
+        JsonApi::Kms => kms::handle(state, request_id, &caller, target, &body, facts).await,
+        JsonApi::CloudTrail => {
+            crate::cloudtrail::handle(state, request_id, &caller, target, &body, facts).await
+        }
     };
+    // The principal id is known once the call was authorised (the authoriser cached it).
+    if let Some(AuditIdentity::Principal { user_id, .. }) = &mut facts.identity
+        && user_id.is_none()
+    {
+        *user_id = state.iam.authorizer().cached_user_id(principal);
+    }
     match handled {
         Ok(Some(output)) => (
             json_response(StatusCode::OK, request_id, output),
@@ -320,6 +435,6 @@ async fn serve(
             operation_name.to_owned(),
             "ok".into(),
         ),
-        Err(error) => fail(error, operation_name),
+        Err(error) => fail(facts, error, operation_name),
     }
 }

@@ -12,9 +12,27 @@ use coffer_wire::kms::model::{
     EnableKeyResponse, EnableKeyRotationResponse, PutKeyPolicyResponse, TagResourceResponse,
     UntagResourceResponse, UpdateAliasResponse,
 };
-use coffer_wire::kms::{self, Request, convert};
+use coffer_wire::kms::model::{OperationOutput, audit_request_parameters, audit_response_elements};
+use coffer_wire::kms::{self, Operation, Request, convert};
+use serde::Serialize;
 
+use crate::audit::AuditFacts;
 use crate::http::AppState;
+
+/// Encodes a response (if the operation has one), noting its recordable elements and the key
+/// it names.
+fn respond<T: OperationOutput + Serialize>(
+    facts: &mut AuditFacts,
+    operation: Operation,
+    response: T,
+) -> Option<Vec<u8>> {
+    facts.response_elements = audit_response_elements(&response);
+    let body = kms::encode(operation, &response);
+    if let Some(body) = &body {
+        facts.resource_from_response(body);
+    }
+    body
+}
 
 /// Logs the hidden cause of an internal error (store or crypto failures; never key material or
 /// plaintext) and returns the AWS error to send.
@@ -33,9 +51,11 @@ pub async fn handle(
     caller: &Caller,
     target: &str,
     body: &[u8],
+    facts: &mut AuditFacts,
 ) -> Result<Option<Vec<u8>>, AwsError> {
     let operation = kms::operation(target)?;
     let request = kms::decode(operation, body)?;
+    facts.request(audit_request_parameters(&request), operation.read_only());
     let service = &state.kms;
     let fail = |e: KmsError| aws_error(request_id, &e);
 
@@ -45,35 +65,35 @@ pub async fn handle(
                 .create_key(caller, convert::create_key(r)?)
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::create_key_response(out))
+            respond(facts, operation, convert::create_key_response(out))
         }
         Request::DescribeKey(r) => {
             let out = service
                 .describe_key(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::describe_key_response(out))
+            respond(facts, operation, convert::describe_key_response(out))
         }
         Request::ListKeys(r) => {
             let out = service
                 .list_keys(caller, r.limit, r.marker.as_deref())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::list_keys_response(out))
+            respond(facts, operation, convert::list_keys_response(out))
         }
         Request::EnableKey(r) => {
             service
                 .enable_key(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &EnableKeyResponse {})
+            respond(facts, operation, EnableKeyResponse {})
         }
         Request::DisableKey(r) => {
             service
                 .disable_key(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &DisableKeyResponse {})
+            respond(facts, operation, DisableKeyResponse {})
         }
         Request::ScheduleKeyDeletion(r) => {
             let out = service
@@ -84,14 +104,18 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::schedule_key_deletion_response(out))
+            respond(
+                facts,
+                operation,
+                convert::schedule_key_deletion_response(out),
+            )
         }
         Request::CancelKeyDeletion(r) => {
             let out = service
                 .cancel_key_deletion(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::cancel_key_deletion_response(out))
+            respond(facts, operation, convert::cancel_key_deletion_response(out))
         }
         Request::EnableKeyRotation(r) => {
             service
@@ -102,28 +126,36 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &EnableKeyRotationResponse {})
+            respond(facts, operation, EnableKeyRotationResponse {})
         }
         Request::DisableKeyRotation(r) => {
             service
                 .disable_key_rotation(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &DisableKeyRotationResponse {})
+            respond(facts, operation, DisableKeyRotationResponse {})
         }
         Request::GetKeyRotationStatus(r) => {
             let out = service
                 .get_key_rotation_status(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::get_key_rotation_status_response(out))
+            respond(
+                facts,
+                operation,
+                convert::get_key_rotation_status_response(out),
+            )
         }
         Request::RotateKeyOnDemand(r) => {
             let out = service
                 .rotate_key_on_demand(caller, r.key_id.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::rotate_key_on_demand_response(out))
+            respond(
+                facts,
+                operation,
+                convert::rotate_key_on_demand_response(out),
+            )
         }
         Request::CreateAlias(r) => {
             service
@@ -134,7 +166,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &CreateAliasResponse {})
+            respond(facts, operation, CreateAliasResponse {})
         }
         Request::UpdateAlias(r) => {
             service
@@ -145,21 +177,21 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &UpdateAliasResponse {})
+            respond(facts, operation, UpdateAliasResponse {})
         }
         Request::DeleteAlias(r) => {
             service
                 .delete_alias(caller, r.alias_name.as_deref().unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &DeleteAliasResponse {})
+            respond(facts, operation, DeleteAliasResponse {})
         }
         Request::ListAliases(r) => {
             let out = service
                 .list_aliases(caller, r.key_id.as_deref(), r.limit, r.marker.as_deref())
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::list_aliases_response(out))
+            respond(facts, operation, convert::list_aliases_response(out))
         }
         Request::TagResource(r) => {
             let (key_id, tags) = convert::tag_resource(r);
@@ -167,7 +199,7 @@ pub async fn handle(
                 .tag_resource(caller, &key_id, tags)
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &TagResourceResponse {})
+            respond(facts, operation, TagResourceResponse {})
         }
         Request::UntagResource(r) => {
             let (key_id, tag_keys) = convert::untag_resource(r);
@@ -175,7 +207,7 @@ pub async fn handle(
                 .untag_resource(caller, &key_id, tag_keys)
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &UntagResourceResponse {})
+            respond(facts, operation, UntagResourceResponse {})
         }
         Request::ListResourceTags(r) => {
             let out = service
@@ -187,7 +219,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::list_resource_tags_response(out))
+            respond(facts, operation, convert::list_resource_tags_response(out))
         }
         Request::GetKeyPolicy(r) => {
             let policy = service
@@ -198,7 +230,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::get_key_policy_response(policy))
+            respond(facts, operation, convert::get_key_policy_response(policy))
         }
         Request::PutKeyPolicy(r) => {
             service
@@ -211,7 +243,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &PutKeyPolicyResponse {})
+            respond(facts, operation, PutKeyPolicyResponse {})
         }
         Request::Encrypt(r) => {
             let args = convert::encrypt(r)?;
@@ -225,7 +257,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::encrypt_response(out))
+            respond(facts, operation, convert::encrypt_response(out))
         }
         Request::Decrypt(r) => {
             let args = convert::decrypt(r)?;
@@ -239,7 +271,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::decrypt_response(out))
+            respond(facts, operation, convert::decrypt_response(out))
         }
         Request::ReEncrypt(r) => {
             let args = convert::re_encrypt(r)?;
@@ -255,7 +287,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::re_encrypt_response(out))
+            respond(facts, operation, convert::re_encrypt_response(out))
         }
         Request::GenerateDataKey(r) => {
             let args = convert::generate_data_key(r)?;
@@ -271,7 +303,7 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::generate_data_key_response(out))
+            respond(facts, operation, convert::generate_data_key_response(out))
         }
         Request::GenerateDataKeyWithoutPlaintext(r) => {
             let args = convert::generate_data_key_without_plaintext(r);
@@ -287,9 +319,10 @@ pub async fn handle(
                 )
                 .await
                 .map_err(fail)?;
-            kms::encode(
+            respond(
+                facts,
                 operation,
-                &convert::generate_data_key_without_plaintext_response(out),
+                convert::generate_data_key_without_plaintext_response(out),
             )
         }
         Request::GenerateRandom(r) => {
@@ -298,7 +331,7 @@ pub async fn handle(
                 .generate_random(caller, number_of_bytes)
                 .await
                 .map_err(fail)?;
-            kms::encode(operation, &convert::generate_random_response(bytes))
+            respond(facts, operation, convert::generate_random_response(bytes))
         }
     };
     Ok(output)

@@ -1,7 +1,9 @@
 //! The `coffer` binary: wires the crates together.
 
+mod audit;
 mod audit_cli;
 mod cli;
+mod cloudtrail;
 mod config;
 mod gate;
 mod http;

@@ -299,10 +299,6 @@ pub struct AuditMetrics {
     pub failures: Counter,
 }
 
-#[allow(
-    dead_code,
-    reason = "fed by the audit writer, which is not wired in yet"
-)]
 impl AuditMetrics {
     fn new() -> AuditMetrics {
         AuditMetrics {
@@ -336,10 +332,6 @@ pub struct Metrics {
     services: Box<[ServiceTable]>,
     sealed: Gauge,
     store_errors: Counter,
-    #[allow(
-        dead_code,
-        reason = "fed by the audit writer, which is not wired in yet"
-    )]
     pub audit: AuditMetrics,
 }
 

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
 use coffer_auth::{SigV4Verifier, VerifyOptions};
+use coffer_domain::audit::AuditIdentity;
 use coffer_domain::iam::{Holder, IamError};
 use coffer_domain::identity::{Principal, PrincipalKind};
 use coffer_wire::iam::convert as iam_convert;
@@ -24,6 +25,7 @@ use coffer_wire::query::{self, QueryError, QueryOutput};
 use coffer_wire::sts::convert as sts_convert;
 use coffer_wire::sts::model as sts;
 
+use crate::audit::AuditFacts;
 use crate::http::{AppState, BodyError, MAX_BODY_BYTES, WipedOnDrop, read_body};
 
 /// AWS's clock-skew window for STS (and, documented generally, IAM): 15 minutes.
@@ -43,6 +45,14 @@ impl Service {
         match self {
             Service::Iam => iam::XML_NAMESPACE,
             Service::Sts => sts::XML_NAMESPACE,
+        }
+    }
+
+    /// The audit record's `eventSource`.
+    fn event_source(self) -> &'static str {
+        match self {
+            Service::Iam => "iam.amazonaws.com",
+            Service::Sts => "sts.amazonaws.com",
         }
     }
 
@@ -119,13 +129,16 @@ pub async fn serve(
     parts: Parts,
     body: Body,
     _peer_ip: IpAddr,
+    facts: &mut AuditFacts,
 ) -> (Response<Body>, String, String) {
     let scope = SigV4Verifier::peek_scope(&parts);
     let mut service = match scope.as_ref().map(|s| s.service.as_str()) {
         Some(name) if name == sts::SIGNING_NAME => Service::Sts,
         _ => Service::Iam,
     };
-    let fail = |service: Service, error: QueryError, operation: &str| {
+    let fail = |facts: &mut AuditFacts, service: Service, error: QueryError, operation: &str| {
+        facts.operation(service.event_source(), operation);
+        facts.failed(error.code, &error.message);
         if error.is_server_fault() {
             tracing::error!(request_id, code = error.code, "query request failed");
         }
@@ -151,11 +164,12 @@ pub async fn serve(
                     "The request body is larger than the {MAX_BODY_BYTES} bytes this server accepts."
                 ),
             );
-            return fail(service, error, "");
+            return fail(facts, service, error, "");
         }
         Err(BodyError::Read(cause)) => {
             tracing::debug!(request_id, cause, "could not read the request body");
             return fail(
+                facts,
                 service,
                 QueryError::new(
                     "MalformedQueryString",
@@ -168,7 +182,7 @@ pub async fn serve(
     };
     let form = match query::decode_form(&body, parts.uri.query()) {
         Ok(form) => form,
-        Err(e) => return fail(service, QueryError::from(&e), ""),
+        Err(e) => return fail(facts, service, QueryError::from(&e), ""),
     };
     if scope.is_none() && form.version() == Some(sts::API_VERSION) {
         service = Service::Sts;
@@ -201,22 +215,29 @@ pub async fn serve(
             if let coffer_auth::AuthError::Internal(cause) = &error {
                 tracing::error!(request_id, cause, "authentication failed internally");
             }
-            return fail(service, QueryError::from(&error), &action);
+            return fail(facts, service, QueryError::from(&error), &action);
         }
     };
     let principal: Arc<Principal> = verified.principal;
+    facts.operation(service.event_source(), &action);
+    facts.region = Some(verified.region.clone());
+    facts.identity = Some(AuditIdentity::Principal {
+        principal: Arc::clone(&principal),
+        user_id: state.iam.authorizer().cached_user_id(&principal),
+        access_key_id: verified.access_key_id.clone(),
+    });
     // Temporary keys acting as an IAM user come from GetSessionToken. Without MFA (Coffer has
     // none) AWS refuses them on the IAM API as an invalid token.
     let user_session =
         verified.access_key_id.starts_with("ASIA") && principal.kind == PrincipalKind::User;
     if user_session && service == Service::Iam {
         let error = QueryError::from(&coffer_auth::AuthError::UnrecognizedClient);
-        return fail(service, error, &action);
+        return fail(facts, service, error, &action);
     }
 
     let result = match service {
-        Service::Iam => handle_iam(state, request_id, &principal, &form).await,
-        Service::Sts => handle_sts(state, request_id, &principal, user_session, &form).await,
+        Service::Iam => handle_iam(state, request_id, &principal, &form, facts).await,
+        Service::Sts => handle_sts(state, request_id, &principal, user_session, &form, facts).await,
     };
     match result {
         Ok(body) => (
@@ -224,7 +245,7 @@ pub async fn serve(
             action,
             "ok".into(),
         ),
-        Err(error) => fail(service, error, &action),
+        Err(error) => fail(facts, service, error, &action),
     }
 }
 
@@ -234,7 +255,21 @@ fn log_internal(request_id: &str, error: &IamError) {
     }
 }
 
-fn respond<T: QueryOutput>(output: T, request_id: &str) -> Result<Vec<u8>, QueryError> {
+fn respond_iam<T: QueryOutput + iam::OperationOutput>(
+    facts: &mut AuditFacts,
+    output: T,
+    request_id: &str,
+) -> Result<Vec<u8>, QueryError> {
+    facts.response_elements = iam::audit_response_elements(&output);
+    Ok(query::encode_response(&output, request_id))
+}
+
+fn respond_sts<T: QueryOutput + sts::OperationOutput>(
+    facts: &mut AuditFacts,
+    output: T,
+    request_id: &str,
+) -> Result<Vec<u8>, QueryError> {
+    facts.response_elements = sts::audit_response_elements(&output);
     Ok(query::encode_response(&output, request_id))
 }
 
@@ -244,9 +279,14 @@ async fn handle_sts(
     caller: &Principal,
     user_session: bool,
     form: &query::FormParams,
+    facts: &mut AuditFacts,
 ) -> Result<Vec<u8>, QueryError> {
     let operation = sts::Operation::from_params(form)?;
     let request = sts::Request::decode(operation, form).map_err(|e| QueryError::from(&e))?;
+    facts.request(
+        sts::audit_request_parameters(&request),
+        operation.read_only(),
+    );
     let service = &state.iam;
     let fail = |e: IamError| {
         log_internal(request_id, &e);
@@ -255,14 +295,14 @@ async fn handle_sts(
     match request {
         sts::Request::GetCallerIdentity(_) => {
             let id = service.get_caller_identity(caller).await.map_err(fail)?;
-            respond(sts_convert::caller_identity_response(id), request_id)
+            respond_sts(facts, sts_convert::caller_identity_response(id), request_id)
         }
         sts::Request::AssumeRole(r) => {
             let out = service
                 .assume_role(caller, sts_convert::assume_role(r))
                 .await
                 .map_err(fail)?;
-            respond(sts_convert::assume_role_response(out), request_id)
+            respond_sts(facts, sts_convert::assume_role_response(out), request_id)
         }
         sts::Request::GetSessionToken(r) => {
             let is_session = user_session || !matches!(caller.kind, PrincipalKind::User);
@@ -275,7 +315,11 @@ async fn handle_sts(
                 )
                 .await
                 .map_err(fail)?;
-            respond(sts_convert::session_token_response(credentials), request_id)
+            respond_sts(
+                facts,
+                sts_convert::session_token_response(credentials),
+                request_id,
+            )
         }
     }
 }
@@ -285,12 +329,17 @@ async fn handle_iam(
     request_id: &str,
     caller: &Principal,
     form: &query::FormParams,
+    facts: &mut AuditFacts,
 ) -> Result<Vec<u8>, QueryError> {
     use iam::Request as R;
     use iam_convert as c;
 
     let operation = iam::Operation::from_params(form)?;
     let request = iam::Request::decode(operation, form).map_err(|e| QueryError::from(&e))?;
+    facts.request(
+        iam::audit_request_parameters(&request),
+        operation.read_only(),
+    );
     let s = &state.iam;
     let fail = |e: IamError| {
         log_internal(request_id, &e);
@@ -315,7 +364,8 @@ async fn handle_iam(
                 )
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::CreateUserResponse {
                     user: Some(c::user(&user)),
                 },
@@ -327,7 +377,8 @@ async fn handle_iam(
                 .get_user(caller, r.user_name.as_deref())
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetUserResponse {
                     user: Some(c::user(&user)),
                 },
@@ -345,7 +396,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (users, is_truncated, marker) = c::page(page, c::user);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListUsersResponse {
                     users,
                     is_truncated,
@@ -358,26 +410,26 @@ async fn handle_iam(
             s.delete_user(caller, req(&r.user_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteUserResponse {}, rid)
+            respond_iam(facts, iam::DeleteUserResponse {}, rid)
         }
         R::TagUser(r) => {
             s.tag_user(caller, req(&r.user_name), c::tags_in(r.tags))
                 .await
                 .map_err(fail)?;
-            respond(iam::TagUserResponse {}, rid)
+            respond_iam(facts, iam::TagUserResponse {}, rid)
         }
         R::UntagUser(r) => {
             s.untag_user(caller, req(&r.user_name), r.tag_keys.unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            respond(iam::UntagUserResponse {}, rid)
+            respond_iam(facts, iam::UntagUserResponse {}, rid)
         }
         R::ListUserTags(r) => {
             let page = s
                 .list_user_tags(caller, req(&r.user_name), r.marker.as_deref(), r.max_items)
                 .await
                 .map_err(fail)?;
-            respond(c::tag_page(page), rid)
+            respond_iam(facts, c::tag_page(page), rid)
         }
 
         // Access keys
@@ -386,7 +438,8 @@ async fn handle_iam(
                 .create_access_key(caller, r.user_name.as_deref())
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::CreateAccessKeyResponse {
                     access_key: Some(c::access_key(key)),
                 },
@@ -404,7 +457,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (access_key_metadata, is_truncated, marker) = c::page(page, c::access_key_metadata);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListAccessKeysResponse {
                     access_key_metadata,
                     is_truncated,
@@ -422,13 +476,13 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::UpdateAccessKeyResponse {}, rid)
+            respond_iam(facts, iam::UpdateAccessKeyResponse {}, rid)
         }
         R::DeleteAccessKey(r) => {
             s.delete_access_key(caller, r.user_name.as_deref(), req(&r.access_key_id))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteAccessKeyResponse {}, rid)
+            respond_iam(facts, iam::DeleteAccessKeyResponse {}, rid)
         }
 
         // Inline policies
@@ -442,7 +496,7 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::PutUserPolicyResponse {}, rid)
+            respond_iam(facts, iam::PutUserPolicyResponse {}, rid)
         }
         R::PutGroupPolicy(r) => {
             s.put_inline_policy(
@@ -454,7 +508,7 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::PutGroupPolicyResponse {}, rid)
+            respond_iam(facts, iam::PutGroupPolicyResponse {}, rid)
         }
         R::PutRolePolicy(r) => {
             s.put_inline_policy(
@@ -466,14 +520,15 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::PutRolePolicyResponse {}, rid)
+            respond_iam(facts, iam::PutRolePolicyResponse {}, rid)
         }
         R::GetUserPolicy(r) => {
             let p = s
                 .get_inline_policy(caller, Holder::User, req(&r.user_name), req(&r.policy_name))
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetUserPolicyResponse {
                     user_name: Some(p.entity_name),
                     policy_name: Some(p.policy_name),
@@ -492,7 +547,8 @@ async fn handle_iam(
                 )
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetGroupPolicyResponse {
                     group_name: Some(p.entity_name),
                     policy_name: Some(p.policy_name),
@@ -506,7 +562,8 @@ async fn handle_iam(
                 .get_inline_policy(caller, Holder::Role, req(&r.role_name), req(&r.policy_name))
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetRolePolicyResponse {
                     role_name: Some(p.entity_name),
                     policy_name: Some(p.policy_name),
@@ -519,7 +576,7 @@ async fn handle_iam(
             s.delete_inline_policy(caller, Holder::User, req(&r.user_name), req(&r.policy_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteUserPolicyResponse {}, rid)
+            respond_iam(facts, iam::DeleteUserPolicyResponse {}, rid)
         }
         R::DeleteGroupPolicy(r) => {
             s.delete_inline_policy(
@@ -530,13 +587,13 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::DeleteGroupPolicyResponse {}, rid)
+            respond_iam(facts, iam::DeleteGroupPolicyResponse {}, rid)
         }
         R::DeleteRolePolicy(r) => {
             s.delete_inline_policy(caller, Holder::Role, req(&r.role_name), req(&r.policy_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteRolePolicyResponse {}, rid)
+            respond_iam(facts, iam::DeleteRolePolicyResponse {}, rid)
         }
         R::ListUserPolicies(r) => {
             let page = s
@@ -550,7 +607,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (policy_names, is_truncated, marker) = c::page(page, String::clone);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListUserPoliciesResponse {
                     policy_names,
                     is_truncated,
@@ -571,7 +629,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (policy_names, is_truncated, marker) = c::page(page, String::clone);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListGroupPoliciesResponse {
                     policy_names,
                     is_truncated,
@@ -592,7 +651,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (policy_names, is_truncated, marker) = c::page(page, String::clone);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListRolePoliciesResponse {
                     policy_names,
                     is_truncated,
@@ -615,7 +675,8 @@ async fn handle_iam(
                 )
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::CreatePolicyResponse {
                     policy: Some(c::policy(&p)),
                 },
@@ -627,7 +688,8 @@ async fn handle_iam(
                 .get_policy(caller, req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetPolicyResponse {
                     policy: Some(c::policy(&p)),
                 },
@@ -639,7 +701,8 @@ async fn handle_iam(
                 .get_policy_version(caller, req(&r.policy_arn), req(&r.version_id))
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetPolicyVersionResponse {
                     policy_version: Some(c::policy_version(&v)),
                 },
@@ -650,7 +713,7 @@ async fn handle_iam(
             s.delete_policy(caller, req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeletePolicyResponse {}, rid)
+            respond_iam(facts, iam::DeletePolicyResponse {}, rid)
         }
         R::ListPolicies(r) => {
             let page = s
@@ -665,7 +728,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (policies, is_truncated, marker) = c::page(page, c::policy);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListPoliciesResponse {
                     policies,
                     is_truncated,
@@ -678,7 +742,7 @@ async fn handle_iam(
             s.attach_policy(caller, Holder::User, req(&r.user_name), req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(iam::AttachUserPolicyResponse {}, rid)
+            respond_iam(facts, iam::AttachUserPolicyResponse {}, rid)
         }
         R::AttachGroupPolicy(r) => {
             s.attach_policy(
@@ -689,19 +753,19 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::AttachGroupPolicyResponse {}, rid)
+            respond_iam(facts, iam::AttachGroupPolicyResponse {}, rid)
         }
         R::AttachRolePolicy(r) => {
             s.attach_policy(caller, Holder::Role, req(&r.role_name), req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(iam::AttachRolePolicyResponse {}, rid)
+            respond_iam(facts, iam::AttachRolePolicyResponse {}, rid)
         }
         R::DetachUserPolicy(r) => {
             s.detach_policy(caller, Holder::User, req(&r.user_name), req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(iam::DetachUserPolicyResponse {}, rid)
+            respond_iam(facts, iam::DetachUserPolicyResponse {}, rid)
         }
         R::DetachGroupPolicy(r) => {
             s.detach_policy(
@@ -712,13 +776,13 @@ async fn handle_iam(
             )
             .await
             .map_err(fail)?;
-            respond(iam::DetachGroupPolicyResponse {}, rid)
+            respond_iam(facts, iam::DetachGroupPolicyResponse {}, rid)
         }
         R::DetachRolePolicy(r) => {
             s.detach_policy(caller, Holder::Role, req(&r.role_name), req(&r.policy_arn))
                 .await
                 .map_err(fail)?;
-            respond(iam::DetachRolePolicyResponse {}, rid)
+            respond_iam(facts, iam::DetachRolePolicyResponse {}, rid)
         }
         R::ListAttachedUserPolicies(r) => {
             let page = s
@@ -733,7 +797,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (attached_policies, is_truncated, marker) = c::page(page, c::attached_policy);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListAttachedUserPoliciesResponse {
                     attached_policies,
                     is_truncated,
@@ -755,7 +820,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (attached_policies, is_truncated, marker) = c::page(page, c::attached_policy);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListAttachedGroupPoliciesResponse {
                     attached_policies,
                     is_truncated,
@@ -777,7 +843,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (attached_policies, is_truncated, marker) = c::page(page, c::attached_policy);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListAttachedRolePoliciesResponse {
                     attached_policies,
                     is_truncated,
@@ -793,7 +860,8 @@ async fn handle_iam(
                 .create_group(caller, req(&r.group_name), r.path.as_deref())
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::CreateGroupResponse {
                     group: Some(c::group(&g)),
                 },
@@ -806,7 +874,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (users, is_truncated, marker) = c::page(page, c::user);
-            respond(
+            respond_iam(
+                facts,
                 iam::GetGroupResponse {
                     group: Some(c::group(&g)),
                     users,
@@ -820,19 +889,19 @@ async fn handle_iam(
             s.delete_group(caller, req(&r.group_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteGroupResponse {}, rid)
+            respond_iam(facts, iam::DeleteGroupResponse {}, rid)
         }
         R::AddUserToGroup(r) => {
             s.add_user_to_group(caller, req(&r.group_name), req(&r.user_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::AddUserToGroupResponse {}, rid)
+            respond_iam(facts, iam::AddUserToGroupResponse {}, rid)
         }
         R::RemoveUserFromGroup(r) => {
             s.remove_user_from_group(caller, req(&r.group_name), req(&r.user_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::RemoveUserFromGroupResponse {}, rid)
+            respond_iam(facts, iam::RemoveUserFromGroupResponse {}, rid)
         }
         R::ListGroupsForUser(r) => {
             let page = s
@@ -840,7 +909,8 @@ async fn handle_iam(
                 .await
                 .map_err(fail)?;
             let (groups, is_truncated, marker) = c::page(page, c::group);
-            respond(
+            respond_iam(
+                facts,
                 iam::ListGroupsForUserResponse {
                     groups,
                     is_truncated,
@@ -865,7 +935,8 @@ async fn handle_iam(
                 )
                 .await
                 .map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::CreateRoleResponse {
                     role: Some(c::role(&role)),
                 },
@@ -874,7 +945,8 @@ async fn handle_iam(
         }
         R::GetRole(r) => {
             let role = s.get_role(caller, req(&r.role_name)).await.map_err(fail)?;
-            respond(
+            respond_iam(
+                facts,
                 iam::GetRoleResponse {
                     role: Some(c::role(&role)),
                 },
@@ -885,25 +957,25 @@ async fn handle_iam(
             s.delete_role(caller, req(&r.role_name))
                 .await
                 .map_err(fail)?;
-            respond(iam::DeleteRoleResponse {}, rid)
+            respond_iam(facts, iam::DeleteRoleResponse {}, rid)
         }
         R::UpdateAssumeRolePolicy(r) => {
             s.update_assume_role_policy(caller, req(&r.role_name), req(&r.policy_document))
                 .await
                 .map_err(fail)?;
-            respond(iam::UpdateAssumeRolePolicyResponse {}, rid)
+            respond_iam(facts, iam::UpdateAssumeRolePolicyResponse {}, rid)
         }
         R::TagRole(r) => {
             s.tag_role(caller, req(&r.role_name), c::tags_in(r.tags))
                 .await
                 .map_err(fail)?;
-            respond(iam::TagRoleResponse {}, rid)
+            respond_iam(facts, iam::TagRoleResponse {}, rid)
         }
         R::UntagRole(r) => {
             s.untag_role(caller, req(&r.role_name), r.tag_keys.unwrap_or_default())
                 .await
                 .map_err(fail)?;
-            respond(iam::UntagRoleResponse {}, rid)
+            respond_iam(facts, iam::UntagRoleResponse {}, rid)
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use coffer_auth::SigV4Verifier;
-use coffer_crypto::RootKey;
+use coffer_crypto::{AuditSigner, RootKey, TokenSigner};
+use coffer_domain::audit::{
+    AuditConfig, AuditLog, AuditService, AuditSink, JsonLinesFile, StdoutSink,
+};
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::kms::KmsService;
@@ -20,7 +23,7 @@ use tokio::sync::watch;
 use crate::config::{DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, ServerConfig};
 use crate::gate::{Gate, Unlocker};
 use crate::http::{AppState, router};
-use crate::metrics::Metrics;
+use crate::metrics::{AuditMetrics, Metrics};
 use crate::seal::UnsealProgress;
 use crate::setup::{self, RootKeyOrigin, RootOfTrust};
 
@@ -68,10 +71,17 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let config = Arc::new(config);
     // Created once for the process: counts survive seal and unseal.
     let metrics = Arc::new(Metrics::new());
+    let audit_metrics = metrics.audit.clone();
     let gate = match opened.root {
         RootOfTrust::Key(root_key, origin) => {
-            let (state, admin_credentials) =
-                build_state(&config, store.clone(), &root_key, clock.clone()).await?;
+            let (state, admin_credentials) = build_state(
+                &config,
+                store.clone(),
+                &root_key,
+                clock.clone(),
+                &audit_metrics,
+            )
+            .await?;
             drop(root_key);
             report_start(
                 &config,
@@ -83,17 +93,22 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         }
         RootOfTrust::Sealed(seal_config) => {
             let threshold = seal_config.threshold;
-            let (unlock_config, unlock_store, unlock_clock) =
-                (config.clone(), store.clone(), clock.clone());
+            let (unlock_config, unlock_store, unlock_clock, unlock_metrics) = (
+                config.clone(),
+                store.clone(),
+                clock.clone(),
+                audit_metrics.clone(),
+            );
             let unlock: Unlocker = Box::new(move |root_key| {
-                let (config, store, clock) = (
+                let (config, store, clock, metrics) = (
                     unlock_config.clone(),
                     unlock_store.clone(),
                     unlock_clock.clone(),
+                    unlock_metrics.clone(),
                 );
                 Box::pin(async move {
                     let (state, admin_credentials) =
-                        build_state(&config, store, &root_key, clock).await?;
+                        build_state(&config, store, &root_key, clock, &metrics).await?;
                     if let Some(path) = admin_credentials {
                         println!(
                             "  administrator credentials written to {} (AWS shared-credentials format)",
@@ -119,6 +134,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let purge = tokio::spawn(purge_loop(
         gate.clone(),
         config.deletion_purge_interval,
+        config.audit.retention_days,
         stop_rx.clone(),
     ));
     let kms_maintenance = tokio::spawn(kms_maintenance_loop(
@@ -129,7 +145,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
 
-    let app = router(gate).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(gate.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let mut serve_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -153,6 +169,20 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     }
     let _ = purge.await;
     let _ = kms_maintenance.await;
+    // Every request is done: drop the services so the audit writer sees its queue close,
+    // and wait until it has written what was queued.
+    if let Some(state) = gate.take_current() {
+        let writer = state
+            .audit_writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(state);
+        drop(gate);
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+    }
     store
         .close()
         .await
@@ -169,6 +199,7 @@ async fn build_state(
     store: Arc<EmbeddedStore>,
     root_key: &RootKey,
     clock: Arc<dyn Clock>,
+    audit_metrics: &AuditMetrics,
 ) -> anyhow::Result<(Arc<AppState>, Option<PathBuf>)> {
     let randomness = Randomness::System;
     let unlocked = setup::unlock(config, &store, root_key, clock.as_ref(), &randomness).await?;
@@ -195,6 +226,48 @@ async fn build_state(
         )
         .with_authorizer(iam.authorizer()),
     );
+    let (audit, audit_writer) = if config.audit.enabled {
+        let signer = AuditSigner::derive(root_key);
+        let public_key: String = signer
+            .public_key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        tracing::info!(
+            public_key,
+            "audit trail on: digests are signed with this Ed25519 key (give it to `coffer audit verify --public-key`)"
+        );
+        let mut sinks: Vec<Box<dyn AuditSink>> = Vec::new();
+        if let Some(path) = &config.audit.file {
+            let file = JsonLinesFile::open(path)
+                .with_context(|| format!("could not open the audit file {}", path.display()))?;
+            sinks.push(Box::new(file));
+        }
+        if config.audit.stdout {
+            sinks.push(Box::new(StdoutSink));
+        }
+        let (log, writer) = AuditLog::start(
+            store.clone(),
+            signer,
+            sinks,
+            Some(crate::audit::observer(audit_metrics)),
+            clock.clone(),
+            AuditConfig {
+                fail_open: config.audit.fail_open,
+                ..AuditConfig::default()
+            },
+        );
+        (Some(log), Some(writer))
+    } else {
+        tracing::warn!("audit trail OFF (--audit off): API calls are not recorded");
+        (None, None)
+    };
+    let lookup = AuditService::new(
+        store.clone(),
+        clock.clone(),
+        TokenSigner::derive(root_key, "coffer lookup-events tokens v1"),
+    )
+    .with_authorizer(iam.authorizer());
     let service = Arc::new(
         SecretsService::new(
             store,
@@ -218,6 +291,10 @@ async fn build_state(
         verifier: SigV4Verifier::new(SIGNING_KEY_CACHE),
         clock,
         regions: vec![config.region.clone()],
+        account_id: config.account_id.clone(),
+        audit,
+        audit_writer: std::sync::Mutex::new(audit_writer),
+        lookup,
     });
     Ok((state, unlocked.admin_credentials_written))
 }
@@ -270,7 +347,12 @@ fn report_start(
     }
 }
 
-async fn purge_loop(gate: Arc<Gate>, interval: Duration, mut stop: watch::Receiver<bool>) {
+async fn purge_loop(
+    gate: Arc<Gate>,
+    interval: Duration,
+    retention_days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -280,6 +362,9 @@ async fn purge_loop(gate: Arc<Gate>, interval: Duration, mut stop: watch::Receiv
         let Some(state) = gate.current() else {
             continue;
         };
+        if let Err(error) = state.lookup.purge_expired(retention_days).await {
+            tracing::error!(%error, "audit retention purge failed; retrying next round");
+        }
         let service = &state.service;
         loop {
             match service.purge_due_deletions(PURGE_BATCH).await {
