@@ -88,9 +88,9 @@ async fn concurrent_records_are_group_committed_into_one_verifiable_chain() {
                     "db",
                 );
                 if i % 5 == 0 {
-                    log.record_durably(&e).await.unwrap();
+                    log.record_durably(e).await.unwrap();
                 } else {
-                    log.record(&e).unwrap();
+                    log.record(e).unwrap();
                 }
             }
         }));
@@ -146,7 +146,7 @@ async fn lookup_events_filters_and_pages_newest_first() {
             1 => ("PutSecretValue", "bob", "arn:b"),
             _ => ("DescribeSecret", "alice", "arn:b"),
         };
-        log.record_durably(&event(n, name, user, secret))
+        log.record_durably(event(n, name, user, secret))
             .await
             .unwrap();
     }

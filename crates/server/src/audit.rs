@@ -143,23 +143,20 @@ impl AuditFacts {
             .clone()
             .unwrap_or_else(|| server_region.to_owned());
         let resources = self.resources(&account);
-        let identity = self
-            .identity
-            .clone()
-            .unwrap_or(AuditIdentity::Unauthenticated {
-                access_key_id: None,
-            });
+        let identity = self.identity.unwrap_or(AuditIdentity::Unauthenticated {
+            access_key_id: None,
+        });
         let base = AuditEvent {
             event_time,
             event_source: self.event_source.to_owned(),
-            event_name: self.event_name.clone(),
+            event_name: self.event_name,
             aws_region: region,
             source_ip_address: source_ip.to_owned(),
-            user_agent: self.user_agent.clone(),
+            user_agent: self.user_agent,
             identity,
-            request_parameters: self.request_parameters.clone(),
-            response_elements: self.response_elements.clone(),
-            failure: self.failure.clone(),
+            request_parameters: self.request_parameters,
+            response_elements: self.response_elements,
+            failure: self.failure,
             request_id: request_id.to_owned(),
             event_id: uuid::Uuid::new_v4().to_string(),
             read_only: self.read_only,

@@ -279,7 +279,7 @@ async fn api(
             &state.regions[0],
         );
         let mut recorded = Ok(());
-        for event in &events {
+        for event in events {
             recorded = if read_only {
                 audit.record(event)
             } else {

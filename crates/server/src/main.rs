@@ -22,6 +22,11 @@ mod test_clock;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: per-thread heaps keep the request threads and the
+/// audit writer from contending on allocator locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {

@@ -95,6 +95,42 @@ impl EmbeddedStore {
         .await
     }
 
+    /// [`Self::write`] with `synchronous=NORMAL` for this one transaction: committed to the
+    /// operating system (it survives the process being killed) and fsynced with the next
+    /// `FULL` commit or checkpoint, but not on its own. Only for the audit trail's batches,
+    /// whose cost per record must stay small; see the audit writer for what that means.
+    async fn write_relaxed<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(closed());
+            }
+            let mut guard = lock(&inner.writer)?;
+            let connection = guard.as_mut().ok_or_else(closed)?;
+            connection
+                .execute_batch("PRAGMA synchronous=NORMAL")
+                .map_err(unavailable)?;
+            let result = (|| {
+                let tx = connection
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(unavailable)?;
+                let value = f(&tx)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(value)
+            })();
+            // Every other write keeps fsyncing its commit.
+            connection
+                .execute_batch("PRAGMA synchronous=FULL")
+                .map_err(unavailable)?;
+            result
+        })
+        .await
+    }
+
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -477,10 +513,10 @@ impl Store for EmbeddedStore {
 
     async fn append_audit_records(
         &self,
-        records: Vec<NewAuditRecord>,
+        records: Arc<Vec<NewAuditRecord>>,
         link: AuditLink,
     ) -> StoreResult<Vec<i64>> {
-        self.write(move |tx| audit_sql::append(tx, &records, link))
+        self.write_relaxed(move |tx| audit_sql::append(tx, &records, link))
             .await
     }
 

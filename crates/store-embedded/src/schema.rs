@@ -135,7 +135,6 @@ const MIGRATIONS: &[&str] = &[
         previous_hash  BLOB NOT NULL,
         hash           BLOB NOT NULL
     );
-    CREATE INDEX audit_records_by_time ON audit_records (account_id, region, event_time);
 
     CREATE TABLE audit_digests (
         seq         INTEGER PRIMARY KEY,

@@ -787,14 +787,20 @@ pub async fn audit_records_are_chained_looked_up_and_purged<S: Store>(store: &S)
         .map(|n| audit_entry(n, "GetSecretValue", "arn:secret:a"))
         .collect();
     assert_eq!(
-        store.append_audit_records(first, test_link).await.unwrap(),
+        store
+            .append_audit_records(std::sync::Arc::new(first), test_link)
+            .await
+            .unwrap(),
         [1, 2, 3]
     );
     let second: Vec<NewAuditRecord> = (4..=6)
         .map(|n| audit_entry(n, "PutSecretValue", "arn:secret:b"))
         .collect();
     assert_eq!(
-        store.append_audit_records(second, test_link).await.unwrap(),
+        store
+            .append_audit_records(std::sync::Arc::new(second), test_link)
+            .await
+            .unwrap(),
         [4, 5, 6]
     );
     let all = store.audit_records(0, 100).await.unwrap();
@@ -894,7 +900,10 @@ pub async fn audit_records_are_chained_looked_up_and_purged<S: Store>(store: &S)
     assert_eq!(seqs(store.audit_records(0, 100).await.unwrap()), [6]);
     assert_eq!(
         store
-            .append_audit_records(vec![audit_entry(7, "ListSecrets", "")], test_link)
+            .append_audit_records(
+                std::sync::Arc::new(vec![audit_entry(7, "ListSecrets", "")]),
+                test_link,
+            )
             .await
             .unwrap(),
         [7]

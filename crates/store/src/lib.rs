@@ -318,7 +318,7 @@ pub trait Store: Send + Sync + 'static {
     /// number and the hash `link(seq, previous hash, record)`. Returns their sequence numbers.
     fn append_audit_records(
         &self,
-        records: Vec<NewAuditRecord>,
+        records: std::sync::Arc<Vec<NewAuditRecord>>,
         link: AuditLink,
     ) -> impl Future<Output = StoreResult<Vec<i64>>> + Send;
 

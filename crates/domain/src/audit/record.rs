@@ -75,11 +75,74 @@ pub struct AuditEvent {
     pub additional_event_data: Option<Value>,
 }
 
+/// `userIdentity`, serialised straight from borrowed fields (no intermediate map: this runs
+/// once per request).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum UserIdentity<'a> {
+    #[serde(rename_all = "camelCase")]
+    IamUser {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        principal_id: &'a str,
+        arn: &'a str,
+        account_id: &'a str,
+        access_key_id: &'a str,
+        user_name: &'a str,
+    },
+    #[serde(rename_all = "camelCase")]
+    AssumedRole {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        principal_id: &'a str,
+        arn: &'a str,
+        account_id: &'a str,
+        access_key_id: &'a str,
+        session_context: SessionContext<'a>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Unknown {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        access_key_id: Option<&'a str>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Service {
+        account_id: &'a str,
+        invoked_by: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    session_issuer: SessionIssuer<'a>,
+    attributes: SessionAttributes,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: &'a str,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAttributes {
+    mfa_authenticated: &'static str,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     event_version: &'static str,
-    user_identity: Value,
+    user_identity: UserIdentity<'a>,
     event_time: String,
     event_source: &'a str,
     event_name: &'a str,
@@ -114,53 +177,51 @@ fn iso_time(at: Millis) -> String {
 }
 
 impl AuditEvent {
-    fn user_identity(&self) -> Value {
+    fn user_identity(&self) -> UserIdentity<'_> {
         match &self.identity {
             AuditIdentity::Principal {
                 principal,
                 user_id,
                 access_key_id,
             } => match &principal.kind {
-                PrincipalKind::User => serde_json::json!({
-                    "type": "IAMUser",
-                    "principalId": user_id.clone().unwrap_or_else(|| principal.account_id.clone()),
-                    "arn": principal.arn,
-                    "accountId": principal.account_id,
-                    "accessKeyId": access_key_id,
-                    "userName": principal.user_name,
-                }),
+                PrincipalKind::User => UserIdentity::IamUser {
+                    kind: "IAMUser",
+                    principal_id: user_id.as_deref().unwrap_or(&principal.account_id),
+                    arn: &principal.arn,
+                    account_id: &principal.account_id,
+                    access_key_id,
+                    user_name: &principal.user_name,
+                },
                 PrincipalKind::AssumedRole {
                     role_arn, user_id, ..
-                } => {
-                    let role_id = user_id.split(':').next().unwrap_or_default();
-                    let role_name = role_arn.rsplit('/').next().unwrap_or_default();
-                    serde_json::json!({
-                        "type": "AssumedRole",
-                        "principalId": user_id,
-                        "arn": principal.arn,
-                        "accountId": principal.account_id,
-                        "accessKeyId": access_key_id,
-                        "sessionContext": {
-                            "sessionIssuer": {
-                                "type": "Role",
-                                "principalId": role_id,
-                                "arn": role_arn,
-                                "accountId": principal.account_id,
-                                "userName": role_name,
-                            },
-                            "attributes": {"mfaAuthenticated": "false"},
+                } => UserIdentity::AssumedRole {
+                    kind: "AssumedRole",
+                    principal_id: user_id,
+                    arn: &principal.arn,
+                    account_id: &principal.account_id,
+                    access_key_id,
+                    session_context: SessionContext {
+                        session_issuer: SessionIssuer {
+                            kind: "Role",
+                            principal_id: user_id.split(':').next().unwrap_or_default(),
+                            arn: role_arn,
+                            account_id: &principal.account_id,
+                            user_name: role_arn.rsplit('/').next().unwrap_or_default(),
                         },
-                    })
-                }
+                        attributes: SessionAttributes {
+                            mfa_authenticated: "false",
+                        },
+                    },
+                },
             },
-            AuditIdentity::Unauthenticated { access_key_id } => match access_key_id {
-                Some(id) => serde_json::json!({"type": "Unknown", "accessKeyId": id}),
-                None => serde_json::json!({"type": "Unknown"}),
+            AuditIdentity::Unauthenticated { access_key_id } => UserIdentity::Unknown {
+                kind: "Unknown",
+                access_key_id: access_key_id.as_deref(),
             },
-            AuditIdentity::Service { account_id } => serde_json::json!({
-                "accountId": account_id,
-                "invokedBy": "secretsmanager.amazonaws.com",
-            }),
+            AuditIdentity::Service { account_id } => UserIdentity::Service {
+                account_id,
+                invoked_by: "secretsmanager.amazonaws.com",
+            },
         }
     }
 
@@ -211,27 +272,32 @@ impl AuditEvent {
             recipient_account_id: &self.recipient_account_id,
             event_category: "Management",
         };
-        serde_json::to_string(&record).expect("audit records serialise")
+        let mut out = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut out, &record).expect("audit records serialise");
+        String::from_utf8(out).expect("JSON is UTF-8")
     }
 
     /// The row to append.
-    pub fn to_store(&self) -> NewAuditRecord {
+    pub fn into_store(self) -> NewAuditRecord {
+        let record = self.to_json();
+        let username = self.username();
+        let access_key_id = self.access_key_id();
         NewAuditRecord {
-            account_id: self.recipient_account_id.clone(),
-            region: self.aws_region.clone(),
+            account_id: self.recipient_account_id,
+            region: self.aws_region,
             event_time: self.event_time,
-            event_id: self.event_id.clone(),
-            event_name: self.event_name.clone(),
-            event_source: self.event_source.clone(),
+            event_id: self.event_id,
+            event_name: self.event_name,
+            event_source: self.event_source,
             read_only: self.read_only,
-            username: self.username(),
-            access_key_id: self.access_key_id(),
+            username,
+            access_key_id,
             resources: self
                 .resources
-                .iter()
-                .map(|r| (r.resource_type.clone(), r.arn.clone()))
+                .into_iter()
+                .map(|r| (r.resource_type, r.arn))
                 .collect(),
-            record: self.to_json(),
+            record,
         }
     }
 }
@@ -297,7 +363,7 @@ mod tests {
             "AWS::SecretsManager::Secret"
         );
         assert!(record.get("errorCode").is_none());
-        let row = e.to_store();
+        let row = e.into_store();
         assert_eq!(row.username.as_deref(), Some("alice"));
         assert_eq!(row.access_key_id.as_deref(), Some("AKIAEXAMPLE"));
     }

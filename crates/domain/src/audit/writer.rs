@@ -171,9 +171,9 @@ impl AuditLog {
         self.depth.load(Ordering::Relaxed)
     }
 
-    fn enqueue(&self, event: &AuditEvent, done: Option<oneshot::Sender<bool>>) -> bool {
+    fn enqueue(&self, event: AuditEvent, done: Option<oneshot::Sender<bool>>) -> bool {
         let queued = Queued {
-            record: event.to_store(),
+            record: event.into_store(),
             done,
         };
         match self.queue.try_send(queued) {
@@ -189,7 +189,7 @@ impl AuditLog {
     }
 
     /// Queues a read's record; the caller answers at once.
-    pub fn record(&self, event: &AuditEvent) -> Result<(), AuditUnavailable> {
+    pub fn record(&self, event: AuditEvent) -> Result<(), AuditUnavailable> {
         if self.enqueue(event, None) || self.fail_open {
             Ok(())
         } else {
@@ -198,7 +198,7 @@ impl AuditLog {
     }
 
     /// Queues a mutation's record and waits until it is committed.
-    pub async fn record_durably(&self, event: &AuditEvent) -> Result<(), AuditUnavailable> {
+    pub async fn record_durably(&self, event: AuditEvent) -> Result<(), AuditUnavailable> {
         let (done, committed) = oneshot::channel();
         if !self.enqueue(event, Some(done)) {
             return if self.fail_open {
@@ -267,12 +267,23 @@ impl<S: Store> Writer<S> {
 
     async fn write(&mut self, batch: &mut Vec<Queued>) {
         let started = Instant::now();
-        let records: Vec<NewAuditRecord> = batch.iter().map(|q| q.record.clone()).collect();
+        let mut waiting = Vec::new();
+        let records: Arc<Vec<NewAuditRecord>> = Arc::new(
+            batch
+                .drain(..)
+                .map(|q| {
+                    if let Some(done) = q.done {
+                        waiting.push(done);
+                    }
+                    q.record
+                })
+                .collect(),
+        );
         let mut outcome = Err(String::new());
         for attempt in 0..WRITE_ATTEMPTS {
             outcome = self
                 .store
-                .append_audit_records(records.clone(), audit_chain_hash)
+                .append_audit_records(Arc::clone(&records), audit_chain_hash)
                 .await
                 .map_err(|e| e.to_string());
             if outcome.is_ok() {
@@ -307,11 +318,9 @@ impl<S: Store> Writer<S> {
                 }
             }
         }
-        let taken = batch.len();
-        for queued in batch.drain(..) {
-            if let Some(done) = queued.done {
-                let _ = done.send(committed);
-            }
+        let taken = records.len();
+        for done in waiting {
+            let _ = done.send(committed);
         }
         let depth = self.depth.fetch_sub(taken, Ordering::Relaxed) - taken;
         if let Some(observer) = &self.observer {
