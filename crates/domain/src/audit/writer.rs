@@ -5,7 +5,9 @@
 //!
 //! Durability by kind of call: a mutation's response waits until its record is committed;
 //! a read's record is queued and the read answered at once, so a crash can lose the records
-//! of the last reads (at most one batch, a few milliseconds). Fail closed (the default):
+//! of the last reads (at most one batch, a few milliseconds). Batches are committed without
+//! their own fsync (the store's relaxed commit): they survive the process being killed and
+//! are fsynced with the next secret write or checkpoint. Fail closed (the default):
 //! while the writer cannot write, or the queue is full, no request is served.
 
 use std::io::Write;
