@@ -14,7 +14,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use coffer_auth::policy::{
     Decision, DenyReason, Policy, PolicyKind, PolicySet, PrincipalInfo, PrincipalType,
@@ -107,6 +107,9 @@ pub struct Authorizer {
     resource_policies: Cache<String, Arc<CompiledResourcePolicy>>,
     generation: AtomicI64,
     generation_checked_at: AtomicI64,
+    /// Moves whenever compiled principals are dropped: a compile that started before the
+    /// drop does not cache what it read (it may predate the IAM write that caused the drop).
+    epoch: AtomicU64,
 }
 
 impl Authorizer {
@@ -118,11 +121,13 @@ impl Authorizer {
             resource_policies: Cache::new(10_000),
             generation: AtomicI64::new(i64::MIN),
             generation_checked_at: AtomicI64::new(i64::MIN),
+            epoch: AtomicU64::new(0),
         }
     }
 
     /// Forgets every compiled principal: call after an IAM write on this node.
     pub fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.principals.clear();
         self.generation_checked_at
             .store(i64::MIN, Ordering::Release);
@@ -188,6 +193,7 @@ impl Authorizer {
         if let Some(hit) = self.principals.get(key.as_ref()) {
             return Ok(hit);
         }
+        let epoch = self.epoch.load(Ordering::Acquire);
         let texts = self
             .directory
             .principal_policies(principal)
@@ -239,8 +245,10 @@ impl Authorizer {
             boundary,
             session,
         });
-        self.principals
-            .insert(key.into_owned(), Arc::clone(&compiled));
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            self.principals
+                .insert(key.into_owned(), Arc::clone(&compiled));
+        }
         Ok(compiled)
     }
 
@@ -281,6 +289,7 @@ impl Authorizer {
             .await
             .map_err(AuthorizationFailure)?;
         if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
             self.principals.clear();
         }
         self.generation_checked_at.store(now, Ordering::Release);

@@ -629,6 +629,11 @@ async fn reading_a_secret_needs_decrypt_on_its_customer_managed_key() {
         h.read(&reader, "team/db").await.unwrap_err(),
         SecretsError::AccessDenied("Access to KMS is not allowed".into())
     );
+    // ... on the AWS managed key too.
+    assert_eq!(
+        h.read(&reader, "team/plain").await.unwrap_err(),
+        SecretsError::AccessDenied("Access to KMS is not allowed".into())
+    );
     // A key policy that names neither the user nor the account: nobody reads through it,
     // whatever IAM says (the key policy is authoritative).
     h.kms

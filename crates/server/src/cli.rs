@@ -250,8 +250,9 @@ pub struct ServerArgs {
     #[arg(long, env = "COFFER_LOG", value_name = "FILTER")]
     pub log: Option<String>,
 
-    /// Seconds between runs of the job that removes secrets whose recovery window has ended.
-    /// [default: 60]
+    /// Seconds between runs of the background jobs: removing secrets whose recovery window
+    /// has ended, purging audit records past retention, and KMS key maintenance (due
+    /// rotations, deletions at the end of their waiting period). [default: 60]
     #[arg(long, env = "COFFER_DELETION_PURGE_INTERVAL", value_name = "SECONDS")]
     pub deletion_purge_interval: Option<u64>,
 

@@ -148,13 +148,19 @@ fn operator_error(status: StatusCode, message: &str) -> Response<Body> {
 
 /// `GET /ready`: 200 when requests can be served, 503 while sealed.
 pub async fn ready(State(gate): State<Arc<Gate>>) -> Response<Body> {
-    if gate.current().is_some() {
-        json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
-    } else {
-        json(
+    match gate.current() {
+        Some(state) if state.audit_healthy() => {
+            json(StatusCode::OK, &serde_json::json!({ "status": "ready" }))
+        }
+        // The audit trail cannot be written: requests are refused as soon as its queue fills.
+        Some(_) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "status": "audit trail failing" }),
+        ),
+        None => json(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({ "status": "sealed" }),
-        )
+        ),
     }
 }
 

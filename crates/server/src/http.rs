@@ -72,6 +72,11 @@ impl AppState {
     pub fn audit_accepting(&self) -> bool {
         self.audit.as_ref().is_none_or(|a| a.accepting())
     }
+
+    /// Whether the audit trail's last write succeeded (readiness).
+    pub fn audit_healthy(&self) -> bool {
+        self.audit.as_ref().is_none_or(|a| a.healthy())
+    }
 }
 
 pub fn router(gate: Arc<Gate>) -> Router {
@@ -270,7 +275,8 @@ async fn api(
         && let Some(audit) = &state.audit
         && !facts.event_source.is_empty()
     {
-        let read_only = facts.read_only;
+        // A failed call changed nothing: its record need not hold the response back.
+        let read_only = facts.read_only || facts.failure.is_some();
         let events = facts.into_events(
             &request_id,
             &peer.ip().to_string(),

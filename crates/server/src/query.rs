@@ -215,6 +215,9 @@ pub async fn serve(
             if let coffer_auth::AuthError::Internal(cause) = &error {
                 tracing::error!(request_id, cause, "authentication failed internally");
             }
+            facts.identity = Some(AuditIdentity::Unauthenticated {
+                access_key_id: scope.as_ref().map(|s| s.access_key_id.clone()),
+            });
             return fail(facts, service, QueryError::from(&error), &action);
         }
     };

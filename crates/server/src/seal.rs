@@ -9,9 +9,8 @@
 //! check value, and the keyring opens. `coffer operator seal` drops every key again.
 //!
 //! The other modes are the key file or `COFFER_ROOT_KEY` (the quick-start default) and, as
-//! the seam for auto-unseal through an external KMS or HSM, `COFFER_ROOT_KEY` pointing at a
-//! file that such a system's agent writes (or a command's output redirected there) before
-//! the server starts: see the README's "Root of trust".
+//! the seam for auto-unseal through an external KMS or HSM, `--root-key-command` (a command
+//! that prints the key): see the README's "Root of trust".
 
 use std::fs::File;
 use std::io::Write;
@@ -90,14 +89,18 @@ pub struct Initialised {
     pub shares: Vec<UnsealShare>,
 }
 
-/// Splits a fresh root key into `shares` with `threshold`, and writes the seal configuration.
-/// The caller has created and locked `data_dir` and initialises the store with the returned
-/// key before dropping it.
-pub fn initialise(
-    data_dir: &Path,
-    shares: u8,
-    threshold: u8,
-) -> anyhow::Result<(RootKey, Initialised)> {
+impl Initialised {
+    /// Writes `seal.json`, marking the directory as sealed with these shares.
+    pub fn commit(&self, data_dir: &Path) -> anyhow::Result<()> {
+        self.config.write(data_dir)
+    }
+}
+
+/// Splits a fresh root key into `shares` with `threshold`. The caller has created and locked
+/// the data directory, initialises the store with the returned key, and only then writes the seal
+/// configuration ([`Initialised::commit`]): a crash before that leaves a directory that can
+/// simply be initialised again.
+pub fn initialise(shares: u8, threshold: u8) -> anyhow::Result<(RootKey, Initialised)> {
     if !(1..=16).contains(&shares) || !(1..=shares).contains(&threshold) {
         bail!(
             "--key-shares must be between 1 and 16 and --key-threshold between 1 and --key-shares \
@@ -116,7 +119,6 @@ pub fn initialise(
         threshold,
         check_value: BASE64.encode(root.check_value()),
     };
-    config.write(data_dir)?;
     Ok((
         root,
         Initialised {
@@ -232,7 +234,8 @@ mod tests {
     #[test]
     fn k_shares_unseal_and_k_minus_one_do_not() {
         let d = dir();
-        let (root, done) = initialise(d.path(), 5, 3).unwrap();
+        let (root, done) = initialise(5, 3).unwrap();
+        done.commit(d.path()).unwrap();
         let config = SealConfig::read(d.path()).unwrap().unwrap();
         assert_eq!(config, done.config);
         let texts: Vec<Zeroizing<String>> = done.shares.iter().map(|s| s.to_text()).collect();
@@ -257,7 +260,8 @@ mod tests {
             Some(UnsealError::InvalidShare)
         );
         let other = dir();
-        let (_, foreign) = initialise(other.path(), 5, 3).unwrap();
+        let (_, foreign) = initialise(5, 3).unwrap();
+        foreign.commit(other.path()).unwrap();
         progress.submit(&texts[0]).unwrap();
         progress.submit(&foreign.shares[1].to_text()).unwrap();
         assert_eq!(
@@ -274,12 +278,13 @@ mod tests {
     #[test]
     fn init_refuses_bad_counts_and_an_initialised_directory() {
         let d = dir();
-        assert!(initialise(d.path(), 3, 4).is_err());
-        assert!(initialise(d.path(), 3, 1).is_err());
-        assert!(initialise(d.path(), 0, 0).is_err());
-        initialise(d.path(), 1, 1).unwrap();
+        assert!(initialise(3, 4).is_err());
+        assert!(initialise(3, 1).is_err());
+        assert!(initialise(0, 0).is_err());
+        let (_, done) = initialise(1, 1).unwrap();
+        done.commit(d.path()).unwrap();
         assert!(
-            initialise(d.path(), 1, 1).is_err(),
+            done.commit(d.path()).is_err(),
             "seal.json is never overwritten"
         );
     }
@@ -287,7 +292,7 @@ mod tests {
     #[test]
     fn the_report_holds_every_share_once() {
         let d = dir();
-        let (_, done) = initialise(d.path(), 3, 2).unwrap();
+        let (_, done) = initialise(3, 2).unwrap();
         let report = init_report(d.path(), &done);
         for share in &done.shares {
             assert_eq!(report.matches(share.to_text().as_str()).count(), 1);

@@ -180,7 +180,14 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         drop(state);
         drop(gate);
         if let Some(writer) = writer {
-            let _ = writer.await;
+            // A request stuck past the grace period can keep the queue open; do not wait
+            // for ever (what is queued by then is written, the rest is logged as lost).
+            if tokio::time::timeout(Duration::from_secs(10), writer)
+                .await
+                .is_err()
+            {
+                tracing::error!("the audit writer did not finish within 10 s of stopping");
+            }
         }
     }
     store

@@ -252,7 +252,7 @@ pub async fn initialise_sealed(
             );
         }
     }
-    let (root, done) = seal::initialise(data_dir, shares, threshold)?;
+    let (root, done) = seal::initialise(shares, threshold)?;
     let store = EmbeddedStore::open(data_dir.join(DATABASE_FILE))
         .with_context(|| format!("could not create the store in {}", data_dir.display()))?;
     let now = jiff::Timestamp::now().as_millisecond();
@@ -261,6 +261,7 @@ pub async fn initialise_sealed(
         .context("could not create the first key-encryption key")?;
     use coffer_store::Store as _;
     store.close().await.context("could not close the store")?;
+    done.commit(data_dir)?;
     Ok(seal::init_report(data_dir, &done))
 }
 

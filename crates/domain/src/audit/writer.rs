@@ -150,6 +150,7 @@ impl AuditLog {
             healthy: Arc::clone(&healthy),
             since_digest: 0,
             last_digest: Instant::now(),
+            closing: false,
         };
         let handle = tokio::spawn(writer.run(receiver));
         (
@@ -163,10 +164,16 @@ impl AuditLog {
         )
     }
 
-    /// Whether requests may be served now (checked before serving one, so that a failing
-    /// trail refuses requests before they change anything).
+    /// Whether requests may be served now (checked before serving one): while the writer
+    /// cannot write, records wait in the queue and are retried; once it is full, nothing more
+    /// is served (fail closed). Serving resumes as soon as the writer catches up.
     pub fn accepting(&self) -> bool {
-        self.fail_open || self.healthy.load(Ordering::Acquire)
+        self.fail_open || self.queue.capacity() > 0
+    }
+
+    /// Whether the last write succeeded (for readiness).
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
     }
 
     pub fn queue_depth(&self) -> usize {
@@ -178,12 +185,12 @@ impl AuditLog {
             record: event.into_store(),
             done,
         };
+        // Counted before it is sent: the writer may take it (and count it out) at once.
+        self.depth.fetch_add(1, Ordering::Relaxed);
         match self.queue.try_send(queued) {
-            Ok(()) => {
-                self.depth.fetch_add(1, Ordering::Relaxed);
-                true
-            }
+            Ok(()) => true,
             Err(_) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
                 tracing::error!("the audit queue is full or closed; a record was not taken");
                 false
             }
@@ -228,9 +235,11 @@ struct Writer<S: Store> {
     healthy: Arc<AtomicBool>,
     since_digest: u64,
     last_digest: Instant,
+    /// The log is gone (shutdown): a batch that keeps failing is given up eventually.
+    closing: bool,
 }
 
-/// Attempts at one batch before its records are given up (and logged as lost).
+/// Failed attempts at one batch before the requests waiting for it are answered (503).
 const WRITE_ATTEMPTS: u32 = 5;
 
 impl<S: Store> Writer<S> {
@@ -243,6 +252,7 @@ impl<S: Store> Writer<S> {
             tokio::select! {
                 first = receiver.recv() => {
                     let Some(first) = first else { break };
+                    self.closing = receiver.is_closed();
                     batch.push(first);
                     while batch.len() < self.config.batch_max {
                         match receiver.try_recv() {
@@ -281,19 +291,42 @@ impl<S: Store> Writer<S> {
                 })
                 .collect(),
         );
-        let mut outcome = Err(String::new());
-        for attempt in 0..WRITE_ATTEMPTS {
-            outcome = self
+        // The batch is retried until it is written: records are never dropped. Callers
+        // waiting for durability are told after a few attempts; meanwhile the queue fills
+        // and, failing closed, the server stops serving until the store takes writes again.
+        let mut attempt = 0u32;
+        let outcome = loop {
+            match self
                 .store
                 .append_audit_records(Arc::clone(&records), audit_chain_hash)
                 .await
-                .map_err(|e| e.to_string());
-            if outcome.is_ok() {
-                break;
+            {
+                Ok(seqs) => break Ok(seqs),
+                Err(error) => {
+                    attempt += 1;
+                    self.healthy.store(false, Ordering::Release);
+                    if let Some(observer) = &self.observer {
+                        observer.write_failed();
+                    }
+                    tracing::error!(
+                        %error,
+                        records = records.len(),
+                        attempt,
+                        "audit records could not be written; retrying"
+                    );
+                    if attempt == WRITE_ATTEMPTS {
+                        for done in waiting.drain(..) {
+                            let _ = done.send(false);
+                        }
+                    }
+                    if attempt >= WRITE_ATTEMPTS * 4 && self.closing {
+                        break Err(error.to_string());
+                    }
+                    tokio::time::sleep(Duration::from_millis((20u64 << attempt.min(6)).min(1_000)))
+                        .await;
+                }
             }
-            self.healthy.store(false, Ordering::Release);
-            tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-        }
+        };
         let committed = outcome.is_ok();
         match &outcome {
             Ok(_) => {
@@ -313,18 +346,18 @@ impl<S: Store> Writer<S> {
                 tracing::error!(
                     error,
                     lost = records.len(),
-                    "audit records could not be written and were lost"
+                    "audit records could not be written before shutdown and were lost"
                 );
-                if let Some(observer) = &self.observer {
-                    observer.write_failed();
-                }
             }
         }
         let taken = records.len();
         for done in waiting {
             let _ = done.send(committed);
         }
-        let depth = self.depth.fetch_sub(taken, Ordering::Relaxed) - taken;
+        let depth = self
+            .depth
+            .fetch_sub(taken, Ordering::Relaxed)
+            .saturating_sub(taken);
         if let Some(observer) = &self.observer {
             observer.queue_depth(depth);
         }

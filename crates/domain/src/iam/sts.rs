@@ -297,7 +297,12 @@ impl<S: Store> IamService<S> {
             ));
         }
         let duration = duration_seconds.unwrap_or(USER_SESSION_DEFAULT_SECONDS);
-        if !(MIN_DURATION_SECONDS..=USER_SESSION_MAX_SECONDS).contains(&duration) {
+        if duration < MIN_DURATION_SECONDS {
+            return Err(IamError::Validation(format!(
+                "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to {MIN_DURATION_SECONDS}"
+            )));
+        }
+        if duration > USER_SESSION_MAX_SECONDS {
             return Err(IamError::Validation(format!(
                 "1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to {USER_SESSION_MAX_SECONDS}"
             )));

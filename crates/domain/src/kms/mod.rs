@@ -14,7 +14,7 @@ mod service;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use coffer_auth::policy::RequestContext;
 use coffer_crypto::{Keyring, KmsKeyMaterial};
@@ -56,6 +56,9 @@ pub struct KmsService<S: Store> {
     materials: Cache<String, (String, Arc<KmsKeyMaterial>)>,
     generation: AtomicI64,
     generation_checked_at: AtomicI64,
+    /// Moves whenever the key cache is cleared: a load that started before a clear does not
+    /// insert what it read (it may predate the write that caused the clear).
+    epoch: AtomicU64,
 }
 
 impl<S: Store> KmsService<S> {
@@ -70,6 +73,7 @@ impl<S: Store> KmsService<S> {
             materials: Cache::new(10_000),
             generation: AtomicI64::new(i64::MIN),
             generation_checked_at: AtomicI64::new(i64::MIN),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -95,6 +99,7 @@ impl<S: Store> KmsService<S> {
 
     /// Forgets cached keys: after this node's own KMS writes.
     fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         self.keys.clear();
         self.generation_checked_at
             .store(i64::MIN, Ordering::Release);
@@ -108,6 +113,7 @@ impl<S: Store> KmsService<S> {
         }
         let generation = self.store.kms_generation().await?;
         if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
             self.keys.clear();
         }
         self.generation_checked_at.store(now, Ordering::Release);
@@ -128,6 +134,7 @@ impl<S: Store> KmsService<S> {
         {
             return Ok(Some(hit));
         }
+        let epoch = self.epoch.load(Ordering::Acquire);
         let Some(record) = self.store.kms_key(account, region, key_id).await? else {
             return Ok(None);
         };
@@ -138,7 +145,9 @@ impl<S: Store> KmsService<S> {
             record,
             doc,
         });
-        self.keys.insert(key_id.to_owned(), Arc::clone(&loaded));
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            self.keys.insert(key_id.to_owned(), Arc::clone(&loaded));
+        }
         Ok(Some(loaded))
     }
 

@@ -48,12 +48,6 @@ fn is_key_id(text: &str) -> bool {
         })
 }
 
-/// The caller's own account's AWS managed key: its fixed policy lets every principal of the
-/// account use it through Secrets Manager, so Secrets Manager's use of it is not evaluated.
-fn is_own_managed_key(caller: &Caller, key: &LoadedKey) -> bool {
-    key.doc.key_manager == KeyManager::Aws && key.record.account_id == caller.account_id
-}
-
 /// What maintenance did to one key.
 enum Maintained {
     Nothing,
@@ -1422,9 +1416,9 @@ impl<S: Store> KmsService<S> {
         }
     }
 
-    /// Authorises Secrets Manager's use of `key` on the caller's behalf (`kms:ViaService`).
-    /// The AWS managed key's policy is fixed and lets every principal of its account use it
-    /// through Secrets Manager, so it is not evaluated per request.
+    /// Authorises Secrets Manager's use of `key` on the caller's behalf (`kms:ViaService`),
+    /// the AWS managed key included: its policy lets the account's principals use it through
+    /// Secrets Manager, but an explicit deny in their own policies still wins.
     async fn authorize_via_secrets_manager(
         &self,
         caller: &Caller,
@@ -1432,9 +1426,6 @@ impl<S: Store> KmsService<S> {
         key: &LoadedKey,
         context: &BTreeMap<String, String>,
     ) -> KmsResult<()> {
-        if is_own_managed_key(caller, key) {
-            return Ok(());
-        }
         let via = format!("secretsmanager.{}.amazonaws.com", caller.region);
         let request = with_encryption_context(
             self.key_context(caller, action, key)
@@ -1454,11 +1445,9 @@ impl<S: Store> KmsService<S> {
         context: EncryptionContext<'_>,
         plaintext: &[u8],
     ) -> KmsResult<Vec<u8>> {
-        if !is_own_managed_key(caller, key) {
-            let kms_context = context.kms_context();
-            self.authorize_via_secrets_manager(caller, "kms:GenerateDataKey", key, &kms_context)
-                .await?;
-        }
+        let kms_context = context.kms_context();
+        self.authorize_via_secrets_manager(caller, "kms:GenerateDataKey", key, &kms_context)
+            .await?;
         Self::check_usable(key)?;
         let material = self.material(key, &key.doc.current_material).await?;
         Ok(coffer_crypto::seal_secret_value_with_kms(
@@ -1481,11 +1470,9 @@ impl<S: Store> KmsService<S> {
             return Ok(self.keyring.open_secret_value(context, sealed)?);
         };
         let (key, material_id) = self.ciphertext_key(caller, blob, None).await?;
-        if !is_own_managed_key(caller, &key) {
-            let kms_context = context.kms_context();
-            self.authorize_via_secrets_manager(caller, "kms:Decrypt", &key, &kms_context)
-                .await?;
-        }
+        let kms_context = context.kms_context();
+        self.authorize_via_secrets_manager(caller, "kms:Decrypt", &key, &kms_context)
+            .await?;
         Self::check_usable(&key)?;
         let material = self.material(&key, &material_id).await?;
         coffer_crypto::open_secret_value_with_kms(context, &material, sealed)

@@ -593,10 +593,11 @@ impl<S: Store> SecretsService<S> {
         now: Millis,
     ) -> SecretsResult<Vec<String>> {
         let placeholder = current.versions.iter().find(|v| v.version_id == token);
+        // The key the change leaves the secret with (UpdateSecret may change it).
         let sealed = self
             .seal(
                 caller,
-                current.secret.kms_key_id.as_deref(),
+                change.secret.kms_key_id.as_deref(),
                 &current.secret.arn,
                 token,
                 value,
@@ -606,7 +607,7 @@ impl<S: Store> SecretsService<S> {
             version_id: token.to_owned(),
             created_at: placeholder.map_or(now, |p| p.created_at),
             last_accessed_day: None,
-            kms_key_id: current.secret.kms_key_id.clone(),
+            kms_key_id: change.secret.kms_key_id.clone(),
             has_value: true,
         };
         labels::label_new_version(&mut change.secret.stages, token, requested_labels);
