@@ -127,6 +127,11 @@ pub enum SecretsError {
     // EncryptionFailure / DecryptionFailure
     #[error("Secrets Manager can't find the specified KMS key.")]
     KmsKeyNotFound,
+    // InvalidRequestException
+    #[error(
+        "You can't access a secret from a different AWS account if you encrypt the secret with the default KMS service key."
+    )]
+    DefaultKeyCrossAccount,
     #[error("Secrets Manager can't decrypt the protected secret text using the provided KMS key.")]
     DecryptionFailure,
     #[error("Secrets Manager can't encrypt the protected secret text using the provided KMS key.")]

@@ -151,6 +151,7 @@ impl From<&SecretsError> for AwsError {
             | NameScheduledForDeletion
             | MissingClientRequestToken
             | MissingSecretValue
+            | DefaultKeyCrossAccount
             | NotSupported(_) => "InvalidRequestException",
             SecretAlreadyExists(_) | ClientRequestTokenInUse { .. } => "ResourceExistsException",
             InvalidName => return AwsError::framework("ValidationException", e.to_string()),

@@ -1460,16 +1460,19 @@ impl<S: Store> KmsService<S> {
 
     /// Opens a secret version's value sealed by [`Self::seal_secret_value`]; values sealed
     /// before KMS keys existed (under the keyring alone) open as before.
+    /// `key_arn` is the version's customer managed key, which may be another account's (a
+    /// cross-account read); `None` for the caller's own `aws/secretsmanager`.
     pub async fn open_secret_value(
         &self,
         caller: &Caller,
         context: EncryptionContext<'_>,
         sealed: &[u8],
+        key_arn: Option<&str>,
     ) -> KmsResult<SecretPlaintext> {
         let Some(blob) = coffer_crypto::sealed_data_key_blob(sealed)? else {
             return Ok(self.keyring.open_secret_value(context, sealed)?);
         };
-        let (key, material_id) = self.ciphertext_key(caller, blob, None).await?;
+        let (key, material_id) = self.ciphertext_key(caller, blob, key_arn).await?;
         let kms_context = context.kms_context();
         self.authorize_via_secrets_manager(caller, "kms:Decrypt", &key, &kms_context)
             .await?;

@@ -427,6 +427,9 @@ impl<S: Store> SecretsService<S> {
         version_id: &str,
         value: &SecretValue,
     ) -> SecretsResult<Vec<u8>> {
+        if kms_key_id.is_none() && !owned_by_caller(caller, arn) {
+            return Err(SecretsError::DefaultKeyCrossAccount);
+        }
         let plaintext = value.to_plaintext();
         let context = EncryptionContext {
             secret_arn: arn,
@@ -468,14 +471,19 @@ impl<S: Store> SecretsService<S> {
         Ok(loaded)
     }
 
+    /// Opens a version's value; `key_arn` is the customer managed key the version was sealed
+    /// under (`None`: `aws/secretsmanager`).
     async fn open(
         &self,
         caller: &Caller,
         arn: &str,
         version_id: &str,
         sealed: &[u8],
+        key_arn: Option<&str>,
     ) -> SecretsResult<SecretValue> {
-        let plaintext = self.open_plaintext(caller, arn, version_id, sealed).await?;
+        let plaintext = self
+            .open_plaintext(caller, arn, version_id, sealed, key_arn)
+            .await?;
         SecretValue::from_plaintext(&plaintext)
     }
 
@@ -485,7 +493,11 @@ impl<S: Store> SecretsService<S> {
         arn: &str,
         version_id: &str,
         sealed: &[u8],
+        key_arn: Option<&str>,
     ) -> SecretsResult<coffer_crypto::SecretPlaintext> {
+        if key_arn.is_none() && !owned_by_caller(caller, arn) {
+            return Err(SecretsError::DefaultKeyCrossAccount);
+        }
         let context = EncryptionContext {
             secret_arn: arn,
             version_id,
@@ -496,7 +508,7 @@ impl<S: Store> SecretsService<S> {
                 .open_secret_value(context, sealed)
                 .map_err(|_| SecretsError::DecryptionFailure),
             Some(kms) => kms
-                .open_secret_value(caller, context, sealed)
+                .open_secret_value(caller, context, sealed, key_arn)
                 .await
                 .map_err(|e| kms_error(e, true)),
         }
@@ -514,8 +526,13 @@ impl<S: Store> SecretsService<S> {
         let Some(sealed) = self.sealed_value(aggregate, version_id).await? else {
             return Ok(false);
         };
+        let key_arn = aggregate
+            .versions
+            .iter()
+            .find(|v| v.version_id == version_id)
+            .and_then(|v| v.kms_key_id.as_deref());
         let plaintext = self
-            .open_plaintext(caller, &aggregate.secret.arn, version_id, &sealed)
+            .open_plaintext(caller, &aggregate.secret.arn, version_id, &sealed, key_arn)
             .await?;
         let candidate = value.to_plaintext();
         Ok(coffer_crypto::constant_time_eq(&plaintext, &candidate))
@@ -656,7 +673,13 @@ impl<S: Store> SecretsService<S> {
                 continue;
             };
             let value = self
-                .open(caller, &current.secret.arn, version_id, &sealed)
+                .open(
+                    caller,
+                    &current.secret.arn,
+                    version_id,
+                    &sealed,
+                    meta.kms_key_id.as_deref(),
+                )
                 .await?;
             let resealed = self
                 .seal(
@@ -949,7 +972,13 @@ impl<S: Store> SecretsService<S> {
             .await?
             .ok_or_else(missing)?;
         let value = self
-            .open(caller, &secret.arn, &selected.version_id, &sealed)
+            .open(
+                caller,
+                &secret.arn,
+                &selected.version_id,
+                &sealed,
+                selected.kms_key_id.as_deref(),
+            )
             .await?;
 
         let today = start_of_day(self.clock.now());
@@ -1850,6 +1879,11 @@ fn operation_action(operation: &str) -> &'static str {
         // Every recognised operation is listed above; an unknown one matches only `*`.
         _ => "secretsmanager:*",
     }
+}
+
+/// Whether the secret `arn` belongs to the caller's account (its fifth ARN field).
+fn owned_by_caller(caller: &Caller, arn: &str) -> bool {
+    arn.split(':').nth(4) == Some(caller.account_id.as_str())
 }
 
 /// Secrets Manager's answer when KMS refuses on a caller's behalf (spec §1.7, §4.15): no
