@@ -34,9 +34,10 @@ pub enum Command {
     /// `aws --profile coffer secretsmanager list-secrets` just works.
     Profile(ProfileArgs),
     /// Root-of-trust operations: split a new data directory's root key into unseal shares,
-    /// unseal or seal a running server, or ask whether it is sealed.
+    /// unseal or seal a running server, ask whether it is sealed, or rotate a root key kept
+    /// in a key file.
     Operator(OperatorArgs),
-    /// The audit trail.
+    /// The audit trail: verify that no record was modified, removed, inserted or reordered.
     Audit(AuditArgs),
 }
 
