@@ -24,6 +24,7 @@ use quick_cache::sync::Cache;
 
 use crate::clock::{Clock, Millis};
 use crate::identity::{Principal, PrincipalKind};
+use crate::secrets::{Actor, Caller};
 
 /// How long a node trusts its compiled policies before asking the store whether IAM changed.
 pub const GENERATION_RECHECK_MS: Millis = 1_000;
@@ -295,6 +296,32 @@ impl Authorizer {
         self.generation_checked_at.store(now, Ordering::Release);
         Ok(())
     }
+}
+
+/// The decision every service makes for a call: Coffer itself (`Actor::System`) is not
+/// subject to policies; a principal is decided by `authorizer` over the context `build`
+/// makes (only then), and a service configured without an authorizer refuses principals.
+pub async fn authorize_caller<'a>(
+    authorizer: Option<&Authorizer>,
+    caller: &Caller,
+    resource: &Resource<'_>,
+    build: impl FnOnce() -> RequestContext<'a>,
+) -> AuthzResult {
+    let Actor::Principal {
+        principal,
+        source_ip,
+    } = &caller.actor
+    else {
+        return Ok(Ok(()));
+    };
+    let Some(authorizer) = authorizer else {
+        return Err(AuthorizationFailure(
+            "no authorizer is configured for API callers".into(),
+        ));
+    };
+    authorizer
+        .authorize(principal, *source_ip, build(), resource)
+        .await
 }
 
 /// Sessions of one role share an ARN only when their session name matches; their session

@@ -61,6 +61,17 @@ impl AuditFacts {
         self.read_only = read_only;
     }
 
+    /// The caller's principal id (`AIDA…`), once the call has been authorised: the authoriser
+    /// compiled the principal then, so this is a cache read.
+    pub fn note_user_id(&mut self, state: &crate::http::AppState) {
+        if let Some(AuditIdentity::Principal {
+            principal, user_id, ..
+        }) = &mut self.identity
+        {
+            *user_id = state.iam.authorizer().cached_user_id(principal);
+        }
+    }
+
     pub fn failed(&mut self, error_type: &str, message: &str) {
         self.failure = Some(AuditFailure {
             code: error_code(error_type).to_owned(),

@@ -43,6 +43,16 @@ pub(crate) const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager.";
 const SECRETS_MANAGER_SIGNING_NAME: &str = "secretsmanager";
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
+/// `ServiceUnavailableException` (503): sealed, or the audit trail cannot take the record.
+fn service_unavailable(message: String) -> AwsError {
+    AwsError {
+        error_type: "ServiceUnavailableException",
+        message,
+        status: 503,
+        key: coffer_wire::errors::MessageKey::Framework,
+    }
+}
+
 /// What a request gets when its audit record cannot be taken (fail closed).
 const AUDIT_UNAVAILABLE: &str = "The audit trail cannot be written, so Coffer serves no request until it can; see the server log.";
 
@@ -230,12 +240,7 @@ async fn api(
     let (mut response, operation, mut outcome) = match &current {
         // Fail closed: while the trail cannot be written, nothing is served.
         Some(state) if !state.audit_accepting() => {
-            let error = AwsError {
-                error_type: "ServiceUnavailableException",
-                message: AUDIT_UNAVAILABLE.into(),
-                status: 503,
-                key: coffer_wire::errors::MessageKey::Framework,
-            };
+            let error = service_unavailable(AUDIT_UNAVAILABLE.into());
             (
                 error_response(&request_id, &error),
                 target.clone(),
@@ -260,12 +265,7 @@ async fn api(
                 let response = crate::query::sealed_response(&parts, &request_id, message);
                 (response, target.clone(), "ServiceUnavailable".to_owned())
             } else {
-                let error = AwsError {
-                    error_type: "ServiceUnavailableException",
-                    message,
-                    status: 503,
-                    key: coffer_wire::errors::MessageKey::Framework,
-                };
+                let error = service_unavailable(message);
                 let response = error_response(&request_id, &error);
                 (response, target.clone(), error.error_type.to_owned())
             }
@@ -296,12 +296,7 @@ async fn api(
             }
         }
         if recorded.is_err() {
-            let error = AwsError {
-                error_type: "ServiceUnavailableException",
-                message: AUDIT_UNAVAILABLE.into(),
-                status: 503,
-                key: coffer_wire::errors::MessageKey::Framework,
-            };
+            let error = service_unavailable(AUDIT_UNAVAILABLE.into());
             response = error_response(&request_id, &error);
             outcome = error.error_type.to_owned();
         }
@@ -402,7 +397,7 @@ async fn serve(
     facts.region = Some(verified.region.clone());
     facts.identity = Some(AuditIdentity::Principal {
         principal: Arc::clone(principal),
-        user_id: state.iam.authorizer().cached_user_id(principal),
+        user_id: None,
         access_key_id: verified.access_key_id.clone(),
     });
     let caller = Caller {
@@ -423,12 +418,7 @@ async fn serve(
             crate::cloudtrail::handle(state, request_id, &caller, target, &body, facts).await
         }
     };
-    // The principal id is known once the call was authorised (the authoriser cached it).
-    if let Some(AuditIdentity::Principal { user_id, .. }) = &mut facts.identity
-        && user_id.is_none()
-    {
-        *user_id = state.iam.authorizer().cached_user_id(principal);
-    }
+    facts.note_user_id(state);
     match handled {
         Ok(Some(output)) => (
             json_response(StatusCode::OK, request_id, output),

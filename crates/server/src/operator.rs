@@ -118,24 +118,7 @@ fn print_answer(code: u16, body: &str) -> anyhow::Result<()> {
 /// of a shared-credentials file such as `<data-dir>/admin-credentials`.
 fn credentials(file: Option<&Path>) -> anyhow::Result<(String, Zeroizing<String>)> {
     if let Some(path) = file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("could not read {}", path.display()))?,
-        );
-        let value = |name: &str| {
-            text.lines()
-                .filter_map(|l| l.split_once('='))
-                .find(|(k, _)| k.trim() == name)
-                .map(|(_, v)| v.trim().to_owned())
-        };
-        let (Some(id), Some(secret)) = (value("aws_access_key_id"), value("aws_secret_access_key"))
-        else {
-            bail!(
-                "{} has no aws_access_key_id / aws_secret_access_key",
-                path.display()
-            );
-        };
-        return Ok((id, Zeroizing::new(secret)));
+        return crate::profile::read_credentials_file(path);
     }
     let id = std::env::var("AWS_ACCESS_KEY_ID").ok();
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY")

@@ -21,7 +21,10 @@ pub fn write(args: &ProfileArgs) -> anyhow::Result<()> {
             Zeroizing::new(DEV_SECRET_ACCESS_KEY.to_owned()),
         )
     } else {
-        read_admin_credentials(&args.data_dir.join(ADMIN_CREDENTIALS_FILE))?
+        read_credentials_file(&args.data_dir.join(ADMIN_CREDENTIALS_FILE)).context(
+            "the administrator credentials are written at the server's first start; pass \
+             --data-dir, or --dev for a dev server",
+        )?
     };
     let aws_dir = match &args.aws_dir {
         Some(dir) => dir.clone(),
@@ -69,13 +72,13 @@ pub fn write(args: &ProfileArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_admin_credentials(path: &Path) -> anyhow::Result<(String, Zeroizing<String>)> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "could not read {} (written at the server's first start); pass --data-dir, or --dev for a dev server",
-            path.display()
-        )
-    })?);
+/// The `aws_access_key_id` and `aws_secret_access_key` of a shared-credentials file such as
+/// `<data-dir>/admin-credentials` (its `[default]` profile: the only one Coffer writes there).
+pub(crate) fn read_credentials_file(path: &Path) -> anyhow::Result<(String, Zeroizing<String>)> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {}", path.display()))?,
+    );
     let value = |key: &str| {
         text.lines()
             .filter_map(|line| line.split_once('='))

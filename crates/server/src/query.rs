@@ -48,6 +48,15 @@ impl Service {
         }
     }
 
+    /// STS when the request is signed for it; IAM otherwise (IAM is also the API unsigned or
+    /// malformed requests are answered as).
+    fn of_scope(scope: Option<&coffer_auth::CredentialScope>) -> Service {
+        match scope {
+            Some(scope) if scope.service == sts::SIGNING_NAME => Service::Sts,
+            _ => Service::Iam,
+        }
+    }
+
     /// The audit record's `eventSource`.
     fn event_source(self) -> &'static str {
         match self {
@@ -108,13 +117,7 @@ fn error_response(service: Service, request_id: &str, error: &QueryError) -> Res
 /// What a sealed server answers an IAM or STS request: `ServiceUnavailable` (503) in the
 /// protocol's XML error shape.
 pub fn sealed_response(parts: &Parts, request_id: &str, message: String) -> Response<Body> {
-    let service = match SigV4Verifier::peek_scope(parts)
-        .as_ref()
-        .map(|s| s.service.as_str())
-    {
-        Some(name) if name == sts::SIGNING_NAME => Service::Sts,
-        _ => Service::Iam,
-    };
+    let service = Service::of_scope(SigV4Verifier::peek_scope(parts).as_ref());
     error_response(
         service,
         request_id,
@@ -132,10 +135,7 @@ pub async fn serve(
     facts: &mut AuditFacts,
 ) -> (Response<Body>, String, String) {
     let scope = SigV4Verifier::peek_scope(&parts);
-    let mut service = match scope.as_ref().map(|s| s.service.as_str()) {
-        Some(name) if name == sts::SIGNING_NAME => Service::Sts,
-        _ => Service::Iam,
-    };
+    let mut service = Service::of_scope(scope.as_ref());
     let fail = |facts: &mut AuditFacts, service: Service, error: QueryError, operation: &str| {
         facts.operation(service.event_source(), operation);
         facts.failed(error.code, &error.message);
@@ -226,7 +226,7 @@ pub async fn serve(
     facts.region = Some(verified.region.clone());
     facts.identity = Some(AuditIdentity::Principal {
         principal: Arc::clone(&principal),
-        user_id: state.iam.authorizer().cached_user_id(&principal),
+        user_id: None,
         access_key_id: verified.access_key_id.clone(),
     });
     // Temporary keys acting as an IAM user come from GetSessionToken. Without MFA (Coffer has
@@ -242,6 +242,7 @@ pub async fn serve(
         Service::Iam => handle_iam(state, request_id, &principal, &form, facts).await,
         Service::Sts => handle_sts(state, request_id, &principal, user_session, &form, facts).await,
     };
+    facts.note_user_id(state);
     match result {
         Ok(body) => (
             xml_response(StatusCode::OK, request_id, body),

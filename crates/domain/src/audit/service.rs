@@ -9,9 +9,9 @@ use coffer_crypto::TokenSigner;
 use coffer_store::{AuditAttribute, AuditQuery, Store};
 
 use crate::audit::lookup::*;
-use crate::authz::{Authorizer, Resource};
+use crate::authz::{Authorizer, Resource, authorize_caller};
 use crate::clock::{Clock, DAY, Millis};
-use crate::secrets::{Actor, Caller};
+use crate::secrets::Caller;
 
 const DEFAULT_MAX_RESULTS: i32 = 50;
 /// LookupEvents' default window, and CloudTrail's event history.
@@ -53,22 +53,12 @@ impl<S: Store> AuditService<S> {
     }
 
     async fn authorize(&self, caller: &Caller) -> Result<(), LookupError> {
-        let Actor::Principal {
-            principal,
-            source_ip,
-        } = &caller.actor
-        else {
-            return Ok(());
+        let build = || {
+            let now = jiff::Timestamp::from_millisecond(self.clock.now())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            RequestContext::new("cloudtrail:LookupEvents", "*", now)
+                .with_string("aws:RequestedRegion", caller.region.as_str())
         };
-        let Some(authorizer) = &self.authorizer else {
-            return Err(LookupError::Internal {
-                cause: "no authorizer is configured".into(),
-            });
-        };
-        let now = jiff::Timestamp::from_millisecond(self.clock.now())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let context = RequestContext::new("cloudtrail:LookupEvents", "*", now)
-            .with_string("aws:RequestedRegion", caller.region.as_str());
         let resource = Resource {
             arn: "*",
             named_as: None,
@@ -76,10 +66,7 @@ impl<S: Store> AuditService<S> {
             policy: None,
             policy_is_authoritative: false,
         };
-        match authorizer
-            .authorize(principal, *source_ip, context, &resource)
-            .await
-        {
+        match authorize_caller(self.authorizer.as_deref(), caller, &resource, build).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(denied)) => Err(LookupError::AccessDenied(denied.message)),
             Err(failure) => Err(LookupError::Internal {

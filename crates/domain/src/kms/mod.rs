@@ -21,7 +21,7 @@ use coffer_crypto::{Keyring, KmsKeyMaterial};
 use coffer_store::{KmsKeyRecord, Store};
 use quick_cache::sync::Cache;
 
-use crate::authz::{Authorizer, Resource};
+use crate::authz::{Authorizer, Resource, authorize_caller};
 use crate::clock::{Clock, Millis};
 use crate::secrets::{Actor, Caller};
 
@@ -252,22 +252,7 @@ impl<S: Store> KmsService<S> {
         resource: &Resource<'_>,
         context: RequestContext<'_>,
     ) -> KmsResult<()> {
-        let Actor::Principal {
-            principal,
-            source_ip,
-        } = &caller.actor
-        else {
-            return Ok(());
-        };
-        let Some(authorizer) = &self.authorizer else {
-            return Err(KmsError::internal(
-                "no authorizer is configured for API callers",
-            ));
-        };
-        match authorizer
-            .authorize(principal, *source_ip, context, resource)
-            .await
-        {
+        match authorize_caller(self.authorizer.as_deref(), caller, resource, || context).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(denied)) => Err(KmsError::AccessDenied(denied.message)),
             Err(failure) => Err(KmsError::internal(failure.to_string())),

@@ -18,7 +18,7 @@ use coffer_store::{
 };
 use zeroize::Zeroizing;
 
-use crate::authz::{Authorizer, Resource};
+use crate::authz::{Authorizer, Resource, authorize_caller};
 use crate::clock::{Clock, Millis, start_of_day};
 use crate::error::{SecretsError, SecretsResult, window_millis};
 use crate::kms::KmsService;
@@ -170,34 +170,21 @@ impl<S: Store> SecretsService<S> {
         resource: Resource<'_>,
         resource_tags: Option<&[coffer_store::Tag]>,
     ) -> SecretsResult<()> {
-        let Actor::Principal {
-            principal,
-            source_ip,
-        } = &caller.actor
-        else {
-            return Ok(());
+        let build = || {
+            let now = jiff::Timestamp::from_millisecond(self.clock.now())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let mut context = RequestContext::new(access.action, resource.arn, now)
+                .with_string("aws:RequestedRegion", caller.region.as_str());
+            if resource.arn != "*" {
+                context = context.with_string("secretsmanager:SecretId", resource.arn);
+            }
+            if let Some(tags) = resource_tags {
+                context = context
+                    .with_resource_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
+            }
+            (access.keys)(context)
         };
-        let Some(authorizer) = &self.authorizer else {
-            return Err(SecretsError::Internal {
-                cause: "no authorizer is configured for API callers".into(),
-            });
-        };
-        let now = jiff::Timestamp::from_millisecond(self.clock.now())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        let mut context = RequestContext::new(access.action, resource.arn, now)
-            .with_string("aws:RequestedRegion", caller.region.as_str());
-        if resource.arn != "*" {
-            context = context.with_string("secretsmanager:SecretId", resource.arn);
-        }
-        if let Some(tags) = resource_tags {
-            context =
-                context.with_resource_tags(tags.iter().map(|t| (t.key.as_str(), t.value.as_str())));
-        }
-        let context = (access.keys)(context);
-        match authorizer
-            .authorize(principal, *source_ip, context, &resource)
-            .await
-        {
+        match authorize_caller(self.authorizer.as_deref(), caller, &resource, build).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(denied)) => Err(SecretsError::AccessDenied(denied.message)),
             Err(failure) => Err(SecretsError::Internal {
