@@ -271,6 +271,29 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn secrets_due_for_rotation(&self, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+        self.read(move |c| sql::secrets_due_for_rotation(c, now, limit))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> StoreResult<bool> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |tx| sql::acquire_lease(tx, &name, &holder, now, ttl_ms))
+            .await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |tx| sql::release_lease(tx, &name, &holder))
+            .await
+    }
+
     async fn key_encryption_keys(&self) -> StoreResult<Vec<KeyEncryptionKeyRecord>> {
         self.read(sql::key_encryption_keys).await
     }

@@ -144,6 +144,19 @@ const MIGRATIONS: &[&str] = &[
         signature   BLOB NOT NULL
     );
     "#,
+    // 4: rotation (configuration and progress, and the scheduler's due date) and leases for
+    // background jobs.
+    r#"
+    ALTER TABLE secrets ADD COLUMN rotation TEXT;
+    ALTER TABLE secrets ADD COLUMN next_rotation_at INTEGER;
+    CREATE INDEX secrets_by_next_rotation ON secrets (next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(connection: &mut Connection) -> StoreResult<()> {

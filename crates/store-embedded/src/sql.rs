@@ -11,7 +11,8 @@ use coffer_store::{
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 const SECRET_COLUMNS: &str = "arn, account_id, region, name, description, kms_key_id, created_at, \
-     last_changed_at, last_accessed_day, deletion_date, tags, stages, revision, resource_policy";
+     last_changed_at, last_accessed_day, deletion_date, tags, stages, revision, resource_policy, \
+     rotation, next_rotation_at";
 
 pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -36,6 +37,8 @@ fn secret_from_row(row: &Row<'_>) -> rusqlite::Result<(SecretRecord, Option<Stri
             stages: BTreeMap::new(),
             revision: row.get(12)?,
             resource_policy: row.get(13)?,
+            rotation: row.get(14)?,
+            next_rotation_at: row.get(15)?,
         },
         tags,
         stages,
@@ -177,7 +180,7 @@ pub fn create_secret(
 ) -> StoreResult<()> {
     let inserted = tx
         .prepare_cached(&format!(
-            "INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+            "INSERT INTO secrets ({SECRET_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
              ON CONFLICT DO NOTHING"
         ))
         .map_err(unavailable)?
@@ -196,6 +199,8 @@ pub fn create_secret(
             encode_stages(&secret.stages),
             secret.revision,
             secret.resource_policy,
+            secret.rotation,
+            secret.next_rotation_at,
         ])
         .map_err(unavailable)?;
     if inserted == 0 {
@@ -209,7 +214,8 @@ pub fn update_secret(tx: &Transaction<'_>, change: &SecretChange) -> StoreResult
     let updated = tx
         .prepare_cached(
             "UPDATE secrets SET description = ?1, kms_key_id = ?2, last_changed_at = ?3, deletion_date = ?4, \
-                 tags = ?5, stages = ?6, revision = ?7, resource_policy = ?10 \
+                 tags = ?5, stages = ?6, revision = ?7, resource_policy = ?10, rotation = ?11, \
+                 next_rotation_at = ?12 \
              WHERE arn = ?8 AND revision = ?9",
         )
         .map_err(unavailable)?
@@ -224,6 +230,8 @@ pub fn update_secret(tx: &Transaction<'_>, change: &SecretChange) -> StoreResult
             secret.arn,
             change.expected_revision,
             secret.resource_policy,
+            secret.rotation,
+            secret.next_rotation_at,
         ])
         .map_err(unavailable)?;
     if updated == 0 {
@@ -399,6 +407,51 @@ pub fn secrets_due_for_deletion(
         .map_err(unavailable)?;
     rows.collect::<rusqlite::Result<Vec<String>>>()
         .map_err(unavailable)
+}
+
+pub fn secrets_due_for_rotation(
+    c: &Connection,
+    now: i64,
+    limit: usize,
+) -> StoreResult<Vec<String>> {
+    let mut statement = c
+        .prepare_cached(
+            "SELECT arn FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= ?1 \
+             ORDER BY next_rotation_at LIMIT ?2",
+        )
+        .map_err(unavailable)?;
+    let rows = statement
+        .query_map(params![now, limit as i64], |row| row.get(0))
+        .map_err(unavailable)?;
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(unavailable)
+}
+
+pub fn acquire_lease(
+    tx: &Transaction<'_>,
+    name: &str,
+    holder: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> StoreResult<bool> {
+    let taken = tx
+        .prepare_cached(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4",
+        )
+        .map_err(unavailable)?
+        .execute(params![name, holder, now.saturating_add(ttl_ms), now])
+        .map_err(unavailable)?;
+    Ok(taken == 1)
+}
+
+pub fn release_lease(tx: &Transaction<'_>, name: &str, holder: &str) -> StoreResult<()> {
+    tx.prepare_cached("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+        .map_err(unavailable)?
+        .execute([name, holder])
+        .map_err(unavailable)?;
+    Ok(())
 }
 
 pub fn key_encryption_keys(c: &Connection) -> StoreResult<Vec<KeyEncryptionKeyRecord>> {

@@ -24,6 +24,8 @@ pub fn secret(name: &str, created_at: i64) -> SecretRecord {
         tags: None,
         resource_policy: None,
         stages: BTreeMap::new(),
+        rotation: None,
+        next_rotation_at: None,
         revision: 1,
     }
 }
@@ -463,6 +465,74 @@ pub async fn due_deletions_are_found_in_date_order<S: Store>(store: &S) {
         store.secrets_due_for_deletion(300, 1).await.unwrap().len(),
         1
     );
+}
+
+pub async fn rotation_state_is_kept_and_due_rotations_found<S: Store>(store: &S) {
+    for (name, date) in [
+        ("late", Some(300)),
+        ("none", None),
+        ("early", Some(100)),
+        ("future", Some(900)),
+    ] {
+        let mut record = secret(name, 1);
+        record.next_rotation_at = date;
+        record.rotation = date.map(|d| format!("{{\"due\":{d}}}"));
+        store.create_secret(record, vec![]).await.unwrap();
+    }
+    let due = store.secrets_due_for_rotation(300, 10).await.unwrap();
+    let names: Vec<_> = due
+        .iter()
+        .map(|arn| arn.rsplit(':').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["early-AbCdEf", "late-AbCdEf"]);
+    assert_eq!(
+        store.secrets_due_for_rotation(300, 1).await.unwrap().len(),
+        1
+    );
+
+    let loaded = store
+        .secret_by_name(ACCOUNT, REGION, "early")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.secret.rotation.as_deref(), Some("{\"due\":100}"));
+    let mut next = loaded.secret.clone();
+    next.rotation = Some("{\"rotated\":true}".into());
+    next.next_rotation_at = None;
+    next.revision += 1;
+    store
+        .update_secret(SecretChange {
+            secret: next.clone(),
+            expected_revision: loaded.secret.revision,
+            put_versions: vec![],
+            delete_versions: vec![],
+        })
+        .await
+        .unwrap();
+    let reloaded = store.secret_by_arn(&next.arn).await.unwrap().unwrap();
+    assert_eq!(reloaded.secret, next);
+    assert_eq!(
+        store.secrets_due_for_rotation(300, 10).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn leases_have_one_holder_until_they_expire<S: Store>(store: &S) {
+    assert!(store.acquire_lease("job", "a", 1_000, 500).await.unwrap());
+    assert!(!store.acquire_lease("job", "b", 1_200, 500).await.unwrap());
+    // The holder renews.
+    assert!(store.acquire_lease("job", "a", 1_400, 500).await.unwrap());
+    assert!(!store.acquire_lease("job", "b", 1_800, 500).await.unwrap());
+    // Expired: taken over.
+    assert!(store.acquire_lease("job", "b", 1_900, 500).await.unwrap());
+    assert!(!store.acquire_lease("job", "a", 1_950, 500).await.unwrap());
+    // Releasing by a non-holder does nothing; by the holder frees it.
+    store.release_lease("job", "a").await.unwrap();
+    assert!(!store.acquire_lease("job", "a", 2_000, 500).await.unwrap());
+    store.release_lease("job", "b").await.unwrap();
+    assert!(store.acquire_lease("job", "a", 2_000, 500).await.unwrap());
+    // Leases are independent of each other.
+    assert!(store.acquire_lease("other", "b", 2_000, 500).await.unwrap());
 }
 
 pub async fn key_encryption_keys_are_kept_and_rewrapped<S: Store>(store: &S) {
@@ -1203,6 +1273,8 @@ macro_rules! store_behaviour_suite {
             paging_survives_concurrent_inserts,
             prefixes_shared_by_many_secrets_page_correctly,
             due_deletions_are_found_in_date_order,
+            rotation_state_is_kept_and_due_rotations_found,
+            leases_have_one_holder_until_they_expire,
             key_encryption_keys_are_kept_and_rewrapped,
             access_keys_are_stored,
             kms_keys_materials_and_aliases_are_stored,

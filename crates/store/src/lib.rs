@@ -121,6 +121,32 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 
+    /// ARNs of secrets whose next rotation is at or before `now`, earliest first.
+    fn secrets_due_for_rotation(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+
+    /// Takes the lease `name` for `holder` until `now + ttl_ms` when it is free, expired,
+    /// or already held by `holder` (a renewal). Returns whether `holder` now holds it. A
+    /// background job runs on one node at a time by holding its lease; a node that dies
+    /// loses its leases when they expire.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Gives a lease up if `holder` holds it.
+    fn release_lease(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// All key-encryption keys, oldest first.
     fn key_encryption_keys(
         &self,

@@ -28,6 +28,12 @@ pub struct SecretRecord {
     /// Staging label -> the one version holding it. A map makes "a label is attached to at
     /// most one version" true by construction.
     pub stages: BTreeMap<String, String>,
+    /// Rotation configuration and progress, a document the domain owns (JSON); `None` when
+    /// rotation was never configured.
+    pub rotation: Option<String>,
+    /// When the scheduler should next start a rotation; `None` when none is due. Indexed,
+    /// so that finding due rotations never reads every secret.
+    pub next_rotation_at: Option<i64>,
     pub revision: i64,
 }
 

@@ -226,6 +226,8 @@ mod tests {
             last_accessed_day: None,
             deletion_date: None,
             resource_policy: None,
+            rotation: None,
+            next_rotation_at: None,
             tags: (!tags.is_empty()).then(|| {
                 tags.iter()
                     .map(|(k, v)| Tag {

@@ -807,6 +807,8 @@ impl<S: Store> SecretsService<S> {
                 deletion_date: None,
                 tags: tags.clone(),
                 resource_policy: None,
+                rotation: None,
+                next_rotation_at: None,
                 stages: Default::default(),
                 revision: 1,
             };
