@@ -13,6 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("coffer-crypto", &[]),
     ("coffer-auth", &[]),
     ("coffer-store-embedded", &["coffer-store"]),
+    ("coffer-store-postgres", &["coffer-store"]),
     (
         "coffer-domain",
         &["coffer-store", "coffer-crypto", "coffer-auth"],
@@ -27,6 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "coffer-crypto",
             "coffer-store",
             "coffer-store-embedded",
+            "coffer-store-postgres",
         ],
     ),
     ("coffer-bench", &[]),
@@ -145,7 +147,10 @@ fn coffer_crates_depend_only_in_the_documented_directions() {
 fn wire_knows_nothing_of_sql() {
     let g = graph();
     let reached = g.transitive("coffer-wire");
-    for driver in DATABASE_DRIVERS.iter().chain(&["coffer-store-embedded"]) {
+    for driver in DATABASE_DRIVERS
+        .iter()
+        .chain(&["coffer-store-embedded", "coffer-store-postgres"])
+    {
         assert!(!reached.contains(*driver), "coffer-wire reaches {driver}");
     }
 }
@@ -154,7 +159,7 @@ fn wire_knows_nothing_of_sql() {
 fn only_backends_talk_to_a_database() {
     let g = graph();
     for package in &g.members {
-        if package == "coffer-store-embedded" {
+        if package == "coffer-store-embedded" || package == "coffer-store-postgres" {
             continue;
         }
         for driver in DATABASE_DRIVERS {
@@ -191,6 +196,7 @@ fn only_the_server_serves_http() {
     for package in [
         "coffer-store",
         "coffer-store-embedded",
+        "coffer-store-postgres",
         "coffer-crypto",
         "coffer-auth",
         "coffer-domain",
