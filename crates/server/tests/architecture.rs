@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("coffer-auth", &[]),
     ("coffer-store-embedded", &["coffer-store"]),
     ("coffer-store-postgres", &["coffer-store"]),
+    ("coffer-rotation-db", &[]),
     (
         "coffer-domain",
         &["coffer-store", "coffer-crypto", "coffer-auth"],
@@ -40,6 +41,7 @@ const DATABASE_DRIVERS: &[&str] = &[
     "tokio-postgres",
     "postgres",
     "sqlx",
+    "mysql_async",
 ];
 const HTTP_SERVERS: &[&str] = &["axum", "hyper", "hyper-util", "tower-http"];
 
@@ -159,7 +161,12 @@ fn wire_knows_nothing_of_sql() {
 fn only_backends_talk_to_a_database() {
     let g = graph();
     for package in &g.members {
-        if package == "coffer-store-embedded" || package == "coffer-store-postgres" {
+        // The store backends, and managed rotation's driver for the databases whose
+        // credentials it rotates.
+        if matches!(
+            package.as_str(),
+            "coffer-store-embedded" | "coffer-store-postgres" | "coffer-rotation-db"
+        ) {
             continue;
         }
         for driver in DATABASE_DRIVERS {
