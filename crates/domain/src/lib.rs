@@ -15,6 +15,7 @@ pub mod identity;
 pub mod keyring;
 pub mod kms;
 pub mod random;
+pub mod rotation;
 pub mod secrets;
 pub mod value;
 
