@@ -17,6 +17,7 @@ import time
 import uuid
 
 import botocore.exceptions
+import lz4.block
 import pytest
 
 from conftest import base_env, coffer_bin, start_server, stop_and_check
@@ -195,7 +196,7 @@ def test_no_secret_value_reaches_the_trail_its_sinks_or_the_logs(tmp_path):
     forbidden += [base64.b64encode(m.encode()).decode() for m in markers]
     forbidden += [base64.b64encode(data_key).decode(), base64.b64encode(random_bytes).decode()]
     database = sqlite3.connect(tmp_path / "server" / "data" / "coffer.db")
-    trail = "\n".join(r for (r,) in database.execute("SELECT record FROM audit_records"))
+    trail = "\n".join(stored_records(database))
     database.close()
     sink = audit_file.read_text()
     stdout = "\n".join(server.stdout_lines)
@@ -217,6 +218,54 @@ def verify(data_dir, *extra: str) -> subprocess.CompletedProcess:
     env = base_env()
     return subprocess.run([str(coffer_bin()), "audit", "verify", "--data-dir", str(data_dir), *extra],
                           capture_output=True, text=True, env=env, timeout=60)
+
+
+def chunk_rows(blob: bytes) -> list[tuple]:
+    """Decodes one audit chunk of the embedded store (format in store-embedded's audit_sql.rs)
+    into audit_records rows: (seq, account_id, region, event_time, event_id, event_name,
+    event_source, read_only, username, access_key_id, resources, record, previous_hash, hash)."""
+    payload = lz4.block.decompress(blob)
+    assert payload[0] == 1, "unknown chunk format"
+    rows, at = [], 1
+
+    def take(n: int) -> bytes:
+        nonlocal at
+        part = payload[at:at + n]
+        at += n
+        return part
+
+    def member():
+        (length,) = struct.unpack("<I", take(4))
+        return None if length == 0xFFFFFFFF else take(length)
+
+    while at < len(payload):
+        seq, event_time = struct.unpack("<qq", take(16))
+        read_only = take(1)[0]
+        previous, digest = member(), member()
+        account, region, event_id, name, source, user, key, resources, record = (
+            member() for _ in range(9))
+        text = lambda b: None if b is None else b.decode()
+        rows.append((seq, text(account), text(region), event_time, text(event_id), text(name),
+                     text(source), read_only, text(user), text(key), text(resources), text(record),
+                     previous, digest))
+    return rows
+
+
+def stored_records(db: sqlite3.Connection) -> list[str]:
+    """The JSON text of every stored record, in order."""
+    return [row[11] for (blob,) in db.execute("SELECT records FROM audit_chunks ORDER BY first_seq")
+            for row in chunk_rows(blob)]
+
+
+def unpack_chunks(db: sqlite3.Connection) -> None:
+    """Turns the chunks back into one row per record, the layout of earlier versions, which the
+    store moves into chunks again when it opens: lets the tests below tamper row by row."""
+    for (blob,) in db.execute("SELECT records FROM audit_chunks ORDER BY first_seq").fetchall():
+        db.executemany("INSERT INTO audit_records (seq, account_id, region, event_time, event_id, "
+                       "event_name, event_source, read_only, username, access_key_id, resources, "
+                       "record, previous_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       chunk_rows(blob))
+    db.execute("DELETE FROM audit_chunks")
 
 
 def chain_hash(seq: int, previous: bytes, record: str) -> bytes:
@@ -253,14 +302,14 @@ def test_verify_catches_each_kind_of_tampering(tmp_path):
     intact = verify(pristine)
     assert intact.returncode == 0, intact.stdout + intact.stderr
     assert "INTACT" in intact.stdout and "checked against the key derived from the root key" in intact.stdout
-    (total,) = sqlite3.connect(pristine / "coffer.db").execute(
-        "SELECT count(*) FROM audit_records").fetchone()
+    total = len(stored_records(sqlite3.connect(pristine / "coffer.db")))
     assert total >= 25
 
     def tampered(label: str, change) -> str:
         copy = tmp_path / label
         shutil.copytree(pristine, copy)
         db = sqlite3.connect(copy / "coffer.db")
+        unpack_chunks(db)
         change(db)
         db.commit()
         db.close()

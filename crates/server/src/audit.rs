@@ -14,8 +14,14 @@ use serde_json::Value;
 
 use crate::metrics::AuditMetrics;
 
+/// `userAgent` is cut to this many bytes (at a character boundary).
+const MAX_USER_AGENT: usize = 1024;
+
 /// The audit facts of one request.
 pub struct AuditFacts {
+    /// False with `--audit off`: then nothing is gathered, so that the request costs what it
+    /// would cost without the trail.
+    enabled: bool,
     pub event_source: &'static str,
     pub event_name: String,
     /// The credential scope's region, once verified.
@@ -33,13 +39,23 @@ pub struct AuditFacts {
 }
 
 impl AuditFacts {
-    pub fn new(user_agent: &str) -> AuditFacts {
+    pub fn new(user_agent: &str, enabled: bool) -> AuditFacts {
+        let user_agent = if enabled {
+            let mut end = user_agent.len().min(MAX_USER_AGENT);
+            while !user_agent.is_char_boundary(end) {
+                end -= 1;
+            }
+            user_agent[..end].to_owned()
+        } else {
+            String::new()
+        };
         AuditFacts {
+            enabled,
             event_source: "",
             event_name: String::new(),
             region: None,
             identity: None,
-            user_agent: user_agent.chars().take(1024).collect(),
+            user_agent,
             request_parameters: Value::Null,
             response_elements: Value::Null,
             read_only: false,
@@ -56,14 +72,26 @@ impl AuditFacts {
     }
 
     /// The decoded request: its recordable members and whether it only reads.
-    pub fn request(&mut self, parameters: Value, read_only: bool) {
-        self.request_parameters = parameters;
+    pub fn request(&mut self, parameters: impl FnOnce() -> Value, read_only: bool) {
+        if self.enabled {
+            self.request_parameters = parameters();
+        }
         self.read_only = read_only;
+    }
+
+    /// The response's recordable members.
+    pub fn response(&mut self, elements: impl FnOnce() -> Value) {
+        if self.enabled {
+            self.response_elements = elements();
+        }
     }
 
     /// The caller's principal id (`AIDA…`), once the call has been authorised: the authoriser
     /// compiled the principal then, so this is a cache read.
     pub fn note_user_id(&mut self, state: &crate::http::AppState) {
+        if !self.enabled {
+            return;
+        }
         if let Some(AuditIdentity::Principal {
             principal, user_id, ..
         }) = &mut self.identity
@@ -82,6 +110,20 @@ impl AuditFacts {
     /// Reads the resource ARN from an encoded JSON response (`ARN`, `KeyId` or
     /// `KeyMetadata.Arn`) without materialising anything else in it.
     pub fn resource_from_response(&mut self, body: &[u8]) {
+        if !self.enabled {
+            return;
+        }
+        // Most responses name their resource first (`{"ARN":"…`); an ARN holds no quote or
+        // escape, so it ends at the next quote. This spares parsing the whole body again
+        // (a GetSecretValue body carries the secret value).
+        if let Some(rest) = body.strip_prefix(br#"{"ARN":""#)
+            && let Some(end) = rest.iter().position(|&b| b == b'"' || b == b'\\')
+            && rest[end] == b'"'
+            && let Ok(arn) = std::str::from_utf8(&rest[..end])
+        {
+            self.resource_arn = Some(arn.to_owned());
+            return;
+        }
         #[derive(Deserialize)]
         struct Metadata {
             #[serde(rename = "Arn")]

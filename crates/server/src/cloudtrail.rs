@@ -19,7 +19,7 @@ pub async fn handle(
 ) -> Result<Option<Vec<u8>>, AwsError> {
     let operation = cloudtrail::operation(target)?;
     let request = cloudtrail::decode(operation, body)?;
-    facts.request(audit_request_parameters(&request), operation.read_only());
+    facts.request(|| audit_request_parameters(&request), operation.read_only());
     let fail = |e: LookupError| {
         if let LookupError::Internal { cause } = &e {
             tracing::error!(request_id, cause = %cause, "internal error");
@@ -35,7 +35,7 @@ pub async fn handle(
                 .await
                 .map_err(fail)?;
             let response = convert::lookup_events_response(out);
-            facts.response_elements = audit_response_elements(&response);
+            facts.response(|| audit_response_elements(&response));
             Ok(cloudtrail::encode(operation, &response))
         }
     }

@@ -236,7 +236,8 @@ async fn api(
 
     let current = gate.current();
     let user_agent = header_str(&parts.headers, "user-agent").unwrap_or("");
-    let mut facts = AuditFacts::new(user_agent);
+    let auditing = current.as_ref().is_some_and(|state| state.audit.is_some());
+    let mut facts = AuditFacts::new(user_agent, auditing);
     let (mut response, operation, mut outcome) = match &current {
         // Fail closed: while the trail cannot be written, nothing is served.
         Some(state) if !state.audit_accepting() => {

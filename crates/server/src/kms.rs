@@ -26,7 +26,7 @@ fn respond<T: OperationOutput + Serialize>(
     operation: Operation,
     response: T,
 ) -> Option<Vec<u8>> {
-    facts.response_elements = audit_response_elements(&response);
+    facts.response(|| audit_response_elements(&response));
     let body = kms::encode(operation, &response);
     if let Some(body) = &body {
         facts.resource_from_response(body);
@@ -55,7 +55,7 @@ pub async fn handle(
 ) -> Result<Option<Vec<u8>>, AwsError> {
     let operation = kms::operation(target)?;
     let request = kms::decode(operation, body)?;
-    facts.request(audit_request_parameters(&request), operation.read_only());
+    facts.request(|| audit_request_parameters(&request), operation.read_only());
     let service = &state.kms;
     let fail = |e: KmsError| aws_error(request_id, &e);
 

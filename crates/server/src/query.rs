@@ -264,7 +264,7 @@ fn respond_iam<T: QueryOutput + iam::OperationOutput>(
     output: T,
     request_id: &str,
 ) -> Result<Vec<u8>, QueryError> {
-    facts.response_elements = iam::audit_response_elements(&output);
+    facts.response(|| iam::audit_response_elements(&output));
     Ok(query::encode_response(&output, request_id))
 }
 
@@ -273,7 +273,7 @@ fn respond_sts<T: QueryOutput + sts::OperationOutput>(
     output: T,
     request_id: &str,
 ) -> Result<Vec<u8>, QueryError> {
-    facts.response_elements = sts::audit_response_elements(&output);
+    facts.response(|| sts::audit_response_elements(&output));
     Ok(query::encode_response(&output, request_id))
 }
 
@@ -288,7 +288,7 @@ async fn handle_sts(
     let operation = sts::Operation::from_params(form)?;
     let request = sts::Request::decode(operation, form).map_err(|e| QueryError::from(&e))?;
     facts.request(
-        sts::audit_request_parameters(&request),
+        || sts::audit_request_parameters(&request),
         operation.read_only(),
     );
     let service = &state.iam;
@@ -341,7 +341,7 @@ async fn handle_iam(
     let operation = iam::Operation::from_params(form)?;
     let request = iam::Request::decode(operation, form).map_err(|e| QueryError::from(&e))?;
     facts.request(
-        iam::audit_request_parameters(&request),
+        || iam::audit_request_parameters(&request),
         operation.read_only(),
     );
     let s = &state.iam;

@@ -17,7 +17,7 @@ use crate::http::{AppState, aws_error};
 
 /// Encodes a response, noting its recordable elements and the secret it names.
 fn respond<T: OperationOutput + Serialize>(facts: &mut AuditFacts, response: T) -> Vec<u8> {
-    facts.response_elements = audit_response_elements(&response);
+    facts.response(|| audit_response_elements(&response));
     let body = encode(&response);
     facts.resource_from_response(&body);
     body
@@ -35,7 +35,7 @@ pub async fn handle(
     let operation = Operation::from_target(&format!("secretsmanager.{operation_name}"))
         .ok_or_else(AwsError::unknown_operation)?;
     let request = Request::decode(operation, body).map_err(|e| AwsError::from(&e))?;
-    facts.request(audit_request_parameters(&request), operation.read_only());
+    facts.request(|| audit_request_parameters(&request), operation.read_only());
     let service = &state.service;
     let fail = |e: SecretsError| aws_error(request_id, &e);
     let unsupported = async |secret_id: Option<&str>, name: &'static str| -> AwsError {

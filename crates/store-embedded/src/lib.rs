@@ -41,6 +41,8 @@ pub struct EmbeddedStore {
 struct Inner {
     path: PathBuf,
     writer: Mutex<Option<Connection>>,
+    /// Taken only inside a write, so never contended.
+    audit_buffers: Mutex<audit_sql::ChunkBuffers>,
     readers: Vec<Mutex<Option<Connection>>>,
     next_reader: AtomicUsize,
     closed: AtomicBool,
@@ -52,6 +54,7 @@ impl EmbeddedStore {
         let path = path.as_ref().to_path_buf();
         let mut writer = open_connection(&path, false)?;
         schema::migrate(&mut writer)?;
+        move_audit_rows_into_chunks(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path, true).map(|c| Mutex::new(Some(c))))
             .collect::<StoreResult<Vec<_>>>()?;
@@ -59,6 +62,7 @@ impl EmbeddedStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(Some(writer)),
+                audit_buffers: Mutex::new(audit_sql::ChunkBuffers::default()),
                 readers,
                 next_reader: AtomicUsize::new(0),
                 closed: AtomicBool::new(false),
@@ -152,6 +156,27 @@ impl EmbeddedStore {
         })
         .await
     }
+}
+
+fn move_audit_rows_into_chunks(connection: &mut Connection) -> StoreResult<()> {
+    let pending: bool = connection
+        .query_row("SELECT EXISTS (SELECT 1 FROM audit_records)", [], |row| {
+            row.get(0)
+        })
+        .map_err(unavailable)?;
+    if !pending {
+        return Ok(());
+    }
+    let tx = connection
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let moved = audit_sql::move_rows_into_chunks(&tx)?;
+    tx.commit().map_err(unavailable)?;
+    tracing::info!(
+        records = moved,
+        "audit records moved into compressed chunks"
+    );
+    Ok(())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> StoreResult<std::sync::MutexGuard<'_, T>> {
@@ -539,8 +564,12 @@ impl Store for EmbeddedStore {
         records: Arc<Vec<NewAuditRecord>>,
         link: AuditLink,
     ) -> StoreResult<Vec<i64>> {
-        self.write_relaxed(move |tx| audit_sql::append(tx, &records, link))
-            .await
+        let inner = self.inner.clone();
+        self.write_relaxed(move |tx| {
+            let mut buffers = lock(&inner.audit_buffers)?;
+            audit_sql::append(tx, &records, link, &mut buffers)
+        })
+        .await
     }
 
     async fn audit_head(&self) -> StoreResult<Option<(i64, Vec<u8>)>> {

@@ -157,6 +157,18 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // 5: audit records stored as compressed chunks, one per appended batch (see
+    // audit_sql.rs); rows of `audit_records` are moved into chunks at start-up.
+    r#"
+    CREATE TABLE audit_chunks (
+        first_seq  INTEGER PRIMARY KEY,
+        last_seq   INTEGER NOT NULL,
+        first_time INTEGER NOT NULL,
+        last_time  INTEGER NOT NULL,
+        last_hash  BLOB NOT NULL,
+        records    BLOB NOT NULL
+    );
+    "#,
 ];
 
 pub fn migrate(connection: &mut Connection) -> StoreResult<()> {

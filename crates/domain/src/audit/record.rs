@@ -170,10 +170,32 @@ struct Record<'a> {
     event_category: &'static str,
 }
 
+/// `eventTime` (`2025-01-01T12:00:00Z`), written by hand: a general formatter cost a tenth
+/// of a record's whole budget on the hot path.
 fn iso_time(at: Millis) -> String {
-    jiff::Timestamp::from_millisecond(at - at.rem_euclid(1000))
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    let Ok(t) = jiff::Timestamp::from_millisecond(at - at.rem_euclid(1000)) else {
+        return String::new();
+    };
+    let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    let mut out = String::with_capacity(20);
+    let mut push = |value: i32, width: usize, after: char| {
+        let digits = value.unsigned_abs();
+        let mut buf = [b'0'; 4];
+        let mut v = digits;
+        for i in (0..width).rev() {
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.push_str(std::str::from_utf8(&buf[..width]).expect("ASCII digits"));
+        out.push(after);
+    };
+    push(i32::from(dt.year()), 4, '-');
+    push(i32::from(dt.month()), 2, '-');
+    push(i32::from(dt.day()), 2, 'T');
+    push(i32::from(dt.hour()), 2, ':');
+    push(i32::from(dt.minute()), 2, ':');
+    push(i32::from(dt.second()), 2, 'Z');
+    out
 }
 
 impl AuditEvent {
@@ -236,10 +258,10 @@ impl AuditEvent {
         }
     }
 
-    fn access_key_id(&self) -> Option<String> {
-        match &self.identity {
-            AuditIdentity::Principal { access_key_id, .. } => Some(access_key_id.clone()),
-            AuditIdentity::Unauthenticated { access_key_id } => access_key_id.clone(),
+    fn into_access_key_id(identity: AuditIdentity) -> Option<String> {
+        match identity {
+            AuditIdentity::Principal { access_key_id, .. } => Some(access_key_id),
+            AuditIdentity::Unauthenticated { access_key_id } => access_key_id,
             AuditIdentity::Service { .. } => None,
         }
     }
@@ -281,7 +303,7 @@ impl AuditEvent {
     pub fn into_store(self) -> NewAuditRecord {
         let record = self.to_json();
         let username = self.username();
-        let access_key_id = self.access_key_id();
+        let access_key_id = AuditEvent::into_access_key_id(self.identity);
         NewAuditRecord {
             account_id: self.recipient_account_id,
             region: self.aws_region,
@@ -350,6 +372,8 @@ mod tests {
         let record: Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(record["eventVersion"], "1.09");
         assert_eq!(record["eventTime"], "2025-01-01T12:00:00Z");
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_time(1_796_439_847_999), "2026-12-05T03:04:07Z");
         assert_eq!(record["userIdentity"]["type"], "IAMUser");
         assert_eq!(record["userIdentity"]["principalId"], "AIDAEXAMPLE");
         assert_eq!(record["userIdentity"]["userName"], "alice");

@@ -88,6 +88,10 @@ pub struct AuditConfig {
     pub queue_capacity: usize,
     /// Records committed in one transaction at most.
     pub batch_max: usize,
+    /// How long the writer lets reads' records gather before it commits them. Waking the
+    /// writer and committing once per record would cost more than the record itself; a
+    /// mutation waiting for its record ends the wait at once.
+    pub batch_linger: Duration,
     /// A digest is signed after this many records ...
     pub digest_every_records: u64,
     /// ... or this long after the previous one, whichever comes first (if anything was
@@ -100,7 +104,8 @@ impl Default for AuditConfig {
         AuditConfig {
             fail_open: false,
             queue_capacity: 65_536,
-            batch_max: 2_048,
+            batch_max: 4_096,
+            batch_linger: Duration::from_millis(5),
             digest_every_records: 100_000,
             digest_interval: Duration::from_secs(3600),
         }
@@ -119,6 +124,8 @@ struct Queued {
 
 pub struct AuditLog {
     queue: mpsc::Sender<Queued>,
+    /// Told when a record that a caller waits for is queued, so the writer stops lingering.
+    urgent: Arc<tokio::sync::Notify>,
     depth: Arc<AtomicUsize>,
     healthy: Arc<AtomicBool>,
     fail_open: bool,
@@ -139,7 +146,9 @@ impl AuditLog {
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let healthy = Arc::new(AtomicBool::new(true));
+        let urgent = Arc::new(tokio::sync::Notify::new());
         let writer = Writer {
+            urgent: Arc::clone(&urgent),
             store,
             signer,
             sinks,
@@ -156,6 +165,7 @@ impl AuditLog {
         (
             Arc::new(AuditLog {
                 queue,
+                urgent,
                 depth,
                 healthy,
                 fail_open: config.fail_open,
@@ -216,6 +226,7 @@ impl AuditLog {
                 Err(AuditUnavailable)
             };
         }
+        self.urgent.notify_one();
         match committed.await {
             Ok(true) => Ok(()),
             _ if self.fail_open => Ok(()),
@@ -226,6 +237,7 @@ impl AuditLog {
 
 struct Writer<S: Store> {
     store: Arc<S>,
+    urgent: Arc<tokio::sync::Notify>,
     signer: AuditSigner,
     sinks: Vec<Box<dyn AuditSink>>,
     observer: Option<Arc<dyn AuditObserver>>,
@@ -252,8 +264,15 @@ impl<S: Store> Writer<S> {
             tokio::select! {
                 first = receiver.recv() => {
                     let Some(first) = first else { break };
-                    self.closing = receiver.is_closed();
+                    let waited_for = first.done.is_some();
                     batch.push(first);
+                    if !waited_for && !self.config.batch_linger.is_zero() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.config.batch_linger) => {}
+                            _ = self.urgent.notified() => {}
+                        }
+                    }
+                    self.closing = receiver.is_closed();
                     while batch.len() < self.config.batch_max {
                         match receiver.try_recv() {
                             Ok(next) => batch.push(next),
