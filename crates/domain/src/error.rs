@@ -43,6 +43,24 @@ pub enum SecretsError {
     #[error("{0} is not supported by this Coffer server yet.")]
     NotSupported(&'static str),
 
+    #[error("No Lambda rotation function ARN is associated with this secret.")]
+    NoRotationFunction,
+    #[error("Previous rotation request is still in progress.")]
+    RotationInProgress,
+    /// AWS's text for this case is not recorded (spec §3.13).
+    #[error("You can't cancel rotation because rotation isn't configured for this secret.")]
+    RotationNotConfigured,
+
+    // AccessDeniedException, with AWS's text: the function is not one Coffer may invoke.
+    #[error(
+        "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com."
+    )]
+    CannotInvokeRotationFunction,
+
+    // InvalidParameterException: the schedule validator's message.
+    #[error("{0}")]
+    InvalidRotationRules(String),
+
     // InvalidParameterException (RotateSecret reports a missing token this way)
     #[error("You must provide a ClientRequestToken value. We recommend a UUID-type value.")]
     MissingClientRequestTokenParameter,

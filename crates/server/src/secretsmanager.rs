@@ -155,10 +155,18 @@ pub async fn handle(
             if r.client_request_token.is_none() {
                 return Err(fail(SecretsError::MissingClientRequestTokenParameter));
             }
-            return Err(unsupported(r.secret_id.as_deref(), "RotateSecret").await);
+            let out = service
+                .rotate_secret(caller, convert::rotate_secret(r))
+                .await
+                .map_err(fail)?;
+            respond(facts, convert::rotate_secret_response(out))
         }
         Request::CancelRotateSecret(r) => {
-            return Err(unsupported(r.secret_id.as_deref(), "CancelRotateSecret").await);
+            let out = service
+                .cancel_rotate_secret(caller, r.secret_id.as_deref().unwrap_or_default())
+                .await
+                .map_err(fail)?;
+            respond(facts, convert::cancel_rotate_secret_response(out))
         }
         Request::PutResourcePolicy(r) => {
             let out = service

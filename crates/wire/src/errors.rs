@@ -152,13 +152,19 @@ impl From<&SecretsError> for AwsError {
             | MissingClientRequestToken
             | MissingSecretValue
             | DefaultKeyCrossAccount
+            | NoRotationFunction
+            | RotationInProgress
+            | RotationNotConfigured
             | NotSupported(_) => "InvalidRequestException",
             SecretAlreadyExists(_) | ClientRequestTokenInUse { .. } => "ResourceExistsException",
             InvalidName => return AwsError::framework("ValidationException", e.to_string()),
-            AccessDenied(_) => return AwsError::framework("AccessDeniedException", e.to_string()),
+            AccessDenied(_) | CannotInvokeRotationFunction => {
+                return AwsError::framework("AccessDeniedException", e.to_string());
+            }
             MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             PublicPolicy => "PublicPolicyException",
             MissingClientRequestTokenParameter
+            | InvalidRotationRules(_)
             | BothSecretValues
             | RemoveFromVersionIdRequired { .. }
             | StageNotAttachedToVersion { .. }

@@ -142,6 +142,30 @@ pub struct SecretDescription {
     /// Labelled versions only; `None` when there are none.
     pub versions_to_stages: Option<BTreeMap<String, Vec<String>>>,
     pub created_date: Millis,
+    /// Present once rotation was configured.
+    pub rotation_enabled: Option<bool>,
+    pub rotation_lambda_arn: Option<String>,
+    pub rotation_rules: Option<crate::rotation::RotationRules>,
+    pub last_rotated_date: Option<Millis>,
+    /// Only while rotation is enabled.
+    pub next_rotation_date: Option<Millis>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct RotateSecretInput {
+    pub secret_id: String,
+    pub client_request_token: Option<String>,
+    pub rotation_lambda_arn: Option<String>,
+    pub rotation_rules: Option<crate::rotation::RotationRules>,
+    pub rotate_immediately: Option<bool>,
+}
+
+/// RotateSecret's and CancelRotateSecret's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationOutput {
+    pub arn: String,
+    pub name: String,
+    pub version_id: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]

@@ -77,6 +77,8 @@ pub struct SecretsService<S: Store> {
     /// Decides for [`Actor::Principal`] callers; without one, they are refused.
     authorizer: Option<Arc<Authorizer>>,
     kms: Option<Arc<KmsService<S>>>,
+    /// Runs rotations; without it, RotateSecret is refused as unsupported.
+    rotation: Option<rotate::RotationEngine>,
 }
 
 /// The request's own condition keys, added to the context an operation is authorised with.
@@ -143,6 +145,7 @@ impl<S: Store> SecretsService<S> {
             partition: config.partition,
             authorizer: None,
             kms: None,
+            rotation: None,
         }
     }
 
@@ -157,6 +160,22 @@ impl<S: Store> SecretsService<S> {
     /// Authorises every [`Actor::Principal`] call with `authorizer`.
     pub fn with_authorizer(mut self, authorizer: Arc<Authorizer>) -> Self {
         self.authorizer = Some(authorizer);
+        self
+    }
+
+    /// Runs rotations through `invoker` (RotateSecret, schedules). `node_id` names this
+    /// process in the per-secret rotation leases; `audit` receives the rotation's service
+    /// events (RotationStarted, RotationSucceeded, RotationFailed, ...).
+    pub fn with_rotation(
+        mut self,
+        invoker: Arc<dyn crate::rotation::RotationInvoker>,
+        settings: crate::rotation::RotationSettings,
+        node_id: String,
+        audit: Option<Arc<crate::audit::AuditLog>>,
+    ) -> Self {
+        self.rotation = Some(rotate::RotationEngine::new(
+            invoker, settings, node_id, audit,
+        ));
         self
     }
 
@@ -615,6 +634,7 @@ impl<S: Store> SecretsService<S> {
             has_value: true,
         };
         labels::label_new_version(&mut change.secret.stages, token, requested_labels);
+        self.note_manual_change(change, token, now);
         labels::check_label_quota(&change.secret.stages)?;
         let mut versions: Vec<VersionMeta> = current.versions.clone();
         if placeholder.is_none() {
@@ -1838,7 +1858,16 @@ fn dedup(labels: Vec<String>) -> Vec<String> {
 
 /// The DescribeSecret view of a secret (spec §3.7 presence rules).
 fn describe(secret: &SecretRecord) -> SecretDescription {
+    let rotation = crate::rotation::RotationState::decode(secret.rotation.as_deref());
+    let rotation = rotation.as_ref();
     SecretDescription {
+        rotation_enabled: rotation.map(|r| r.enabled),
+        rotation_lambda_arn: rotation.and_then(|r| r.lambda_arn.clone()),
+        rotation_rules: rotation.and_then(|r| r.rules.clone()),
+        last_rotated_date: rotation.and_then(|r| r.last_rotated),
+        next_rotation_date: rotation
+            .filter(|r| r.enabled)
+            .and_then(|r| r.next_rotation_date),
         arn: secret.arn.clone(),
         name: secret.name.clone(),
         description: secret.description.clone(),
@@ -1897,3 +1926,5 @@ fn kms_error(error: crate::kms::KmsError, reading: bool) -> SecretsError {
         _ => SecretsError::EncryptionFailure,
     }
 }
+
+mod rotate;

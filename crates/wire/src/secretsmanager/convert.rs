@@ -3,6 +3,7 @@
 //! a missing one still maps to an empty value rather than a panic.
 
 use coffer_domain::SecretValue;
+use coffer_domain::rotation::RotationRules;
 use coffer_domain::secrets::filters::FilterInput;
 use coffer_domain::secrets::password::PasswordRules;
 use coffer_domain::secrets::tags::TagInput;
@@ -211,9 +212,52 @@ pub fn update_secret_version_stage_response(o: SecretIdentity) -> UpdateSecretVe
     }
 }
 
+pub fn rotate_secret(r: RotateSecretRequest) -> RotateSecretInput {
+    RotateSecretInput {
+        secret_id: r.secret_id.unwrap_or_default(),
+        client_request_token: r.client_request_token,
+        rotation_lambda_arn: r.rotation_lambda_arn,
+        rotation_rules: r.rotation_rules.map(|rules| RotationRules {
+            automatically_after_days: rules.automatically_after_days,
+            duration: rules.duration,
+            schedule_expression: rules.schedule_expression,
+        }),
+        rotate_immediately: r.rotate_immediately,
+    }
+}
+
+pub fn rotate_secret_response(o: RotationOutput) -> RotateSecretResponse {
+    RotateSecretResponse {
+        arn: Some(o.arn),
+        name: Some(o.name),
+        version_id: o.version_id,
+    }
+}
+
+pub fn cancel_rotate_secret_response(o: RotationOutput) -> CancelRotateSecretResponse {
+    CancelRotateSecretResponse {
+        arn: Some(o.arn),
+        name: Some(o.name),
+        version_id: o.version_id,
+    }
+}
+
+fn rotation_rules_out(rules: Option<RotationRules>) -> Option<RotationRulesType> {
+    rules.map(|r| RotationRulesType {
+        automatically_after_days: r.automatically_after_days,
+        duration: r.duration,
+        schedule_expression: r.schedule_expression,
+    })
+}
+
 pub fn describe_secret_response(mut d: SecretDescription) -> DescribeSecretResponse {
     let tags = tags_out(&mut d);
     DescribeSecretResponse {
+        rotation_enabled: d.rotation_enabled,
+        rotation_lambda_arn: d.rotation_lambda_arn,
+        rotation_rules: rotation_rules_out(d.rotation_rules),
+        last_rotated_date: d.last_rotated_date.map(time),
+        next_rotation_date: d.next_rotation_date.map(time),
         arn: Some(d.arn),
         name: Some(d.name),
         description: d.description,
@@ -231,6 +275,11 @@ pub fn describe_secret_response(mut d: SecretDescription) -> DescribeSecretRespo
 fn secret_list_entry(mut d: SecretDescription) -> SecretListEntry {
     let tags = tags_out(&mut d);
     SecretListEntry {
+        rotation_enabled: d.rotation_enabled,
+        rotation_lambda_arn: d.rotation_lambda_arn,
+        rotation_rules: rotation_rules_out(d.rotation_rules),
+        last_rotated_date: d.last_rotated_date.map(time),
+        next_rotation_date: d.next_rotation_date.map(time),
         arn: Some(d.arn),
         name: Some(d.name),
         description: d.description,
