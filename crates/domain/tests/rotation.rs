@@ -172,6 +172,7 @@ async fn harness() -> Harness {
             },
             "node-a".into(),
             None,
+            None,
         ),
     );
     let _ = template.service.set(Arc::downgrade(&service));

@@ -92,6 +92,12 @@ pub trait RotationInvoker: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), InvokeError>> + Send + 'a>>;
 }
 
+/// Told of each rotation event (`RotationStarted`, `RotationSucceeded`, `RotationFailed`,
+/// `RotationAbandoned`, `TestRotationSucceeded`, `TestRotationFailed`), for metrics.
+pub trait RotationObserver: Send + Sync {
+    fn rotation_event(&self, name: &str);
+}
+
 /// A rotation in progress.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunningRotation {

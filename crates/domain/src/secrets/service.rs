@@ -165,16 +165,18 @@ impl<S: Store> SecretsService<S> {
 
     /// Runs rotations through `invoker` (RotateSecret, schedules). `node_id` names this
     /// process in the per-secret rotation leases; `audit` receives the rotation's service
-    /// events (RotationStarted, RotationSucceeded, RotationFailed, ...).
+    /// events (RotationStarted, RotationSucceeded, RotationFailed, ...), and `observer` counts
+    /// them.
     pub fn with_rotation(
         mut self,
         invoker: Arc<dyn crate::rotation::RotationInvoker>,
         settings: crate::rotation::RotationSettings,
         node_id: String,
         audit: Option<Arc<crate::audit::AuditLog>>,
+        observer: Option<Arc<dyn crate::rotation::RotationObserver>>,
     ) -> Self {
         self.rotation = Some(rotate::RotationEngine::new(
-            invoker, settings, node_id, audit,
+            invoker, settings, node_id, audit, observer,
         ));
         self
     }

@@ -19,8 +19,8 @@ use crate::clock::Millis;
 use crate::error::{SecretsError, SecretsResult};
 use crate::rotation::schedule::{self, rotation_time_in};
 use crate::rotation::{
-    InvokeError, RotationEvent, RotationInvoker, RotationSettings, RotationState, RunningRotation,
-    Step,
+    InvokeError, RotationEvent, RotationInvoker, RotationObserver, RotationSettings, RotationState,
+    RunningRotation, Step,
 };
 use crate::secrets::Caller;
 use crate::secrets::labels::{self, AWSCURRENT, AWSPENDING};
@@ -34,6 +34,7 @@ pub(crate) struct RotationEngine {
     settings: RotationSettings,
     node_id: String,
     audit: Option<Arc<AuditLog>>,
+    observer: Option<Arc<dyn RotationObserver>>,
     /// Woken when a rotation is due now (RotateSecret), so the scheduler need not wait for
     /// its next round.
     due_now: Arc<tokio::sync::Notify>,
@@ -45,12 +46,14 @@ impl RotationEngine {
         settings: RotationSettings,
         node_id: String,
         audit: Option<Arc<AuditLog>>,
+        observer: Option<Arc<dyn RotationObserver>>,
     ) -> RotationEngine {
         RotationEngine {
             invoker,
             settings,
             node_id,
             audit,
+            observer,
             due_now: Arc::new(tokio::sync::Notify::new()),
         }
     }
@@ -684,6 +687,9 @@ impl<S: Store> SecretsService<S> {
     /// A rotation's service event in the audit trail (`AwsServiceEvent`, invoked by
     /// secretsmanager.amazonaws.com).
     fn rotation_event(&self, secret: &SecretRecord, name: &str, failure: Option<&str>) {
+        if let Some(observer) = self.rotation.as_ref().and_then(|e| e.observer.as_ref()) {
+            observer.rotation_event(name);
+        }
         let Some(audit) = self.rotation.as_ref().and_then(|e| e.audit.as_ref()) else {
             return;
         };
