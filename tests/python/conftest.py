@@ -5,6 +5,15 @@ build it with `cargo build -p coffer --locked`). One server serves the whole ses
 loopback port with a fresh data directory and random administrator credentials; its stderr log
 is captured to a file so tests can inspect it. Tests use unique secret names (`unique_name`), so
 they do not depend on each other or on their order.
+
+With `COFFER_TEST_STORE=postgres` the whole suite runs against PostgreSQL instead of the
+embedded store: every server a test starts gets `--store <COFFER_TEST_POSTGRES_URL>` (default
+`postgres://postgres@127.0.0.1:5432/postgres`), a schema of its own (`--store-schema`, one per
+data directory, so a test that restarts a server finds its data again; all dropped at the end
+of the session) and the session's root key file. Tests that need the embedded store itself
+(the SQLite file, unseal shares, the data directory's lock) are skipped in that mode, with the
+reason; the PostgreSQL-only tests (`test_multinode.py`, `test_postgres_restart.py`) run only in
+it.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ from pathlib import Path
 import boto3
 import botocore.config
 import pytest
+import base64
+import shutil
+import tempfile
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "target" / "debug" / "coffer"
@@ -37,6 +49,121 @@ LISTENING = re.compile(r"^coffer (\S+) listening on (http://\S+)$")
 STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 30.0
 CLI_TIMEOUT = 60.0
+
+# Which store the servers run on: "embedded" (the default) or "postgres".
+STORE_MODE = os.environ.get("COFFER_TEST_STORE", "embedded")
+POSTGRES_URL = os.environ.get("COFFER_TEST_POSTGRES_URL",
+                              "postgres://postgres@127.0.0.1:5432/postgres")
+# Schemas this suite creates start with this; a later run drops those a crashed run left.
+SCHEMA_PREFIX = "coffer_pytest_"
+ABANDONED_SCHEMA_SECONDS = 30 * 60
+
+# Tests that need the embedded store itself, skipped with COFFER_TEST_STORE=postgres.
+EMBEDDED_ONLY = {
+    "test_audit.py::test_no_secret_value_reaches_the_trail_its_sinks_or_the_logs":
+        "reads the audit trail out of the SQLite file",
+    "test_audit.py::test_verify_catches_each_kind_of_tampering":
+        "tampers with the SQLite file",
+    "test_seal.py::test_shares_unseal_seal_and_survive_a_restart":
+        "unseal shares (a PostgreSQL store refuses `coffer operator init`)",
+    "test_seal.py::test_root_key_from_a_command":
+        "restarts the data directory's store by hand, without --store",
+    "test_seal.py::test_rotating_the_root_key_file":
+        "rotates the root key of the data directory's store (`--data-dir`)",
+    "test_metrics.py::test_sealed_follows_seal_and_unseal_and_counts_survive":
+        "needs a data directory sealed with unseal shares (refused on PostgreSQL)",
+}
+
+
+def postgres_mode() -> bool:
+    return STORE_MODE == "postgres"
+
+
+def psql(sql: str, *, url: str | None = None, check: bool = True) -> str:
+    """Runs SQL through the `psql` client (no Python driver needed); returns its output."""
+    proc = subprocess.run(["psql", url or POSTGRES_URL, "-X", "-q", "-A", "-t", "-v",
+                           "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True,
+                          timeout=60)
+    if check:
+        assert proc.returncode == 0, f"psql failed: {proc.stderr}"
+    return proc.stdout
+
+
+_schema_counter = iter(range(1_000_000))
+# Every schema this session made, so that the end of the session drops them.
+_created_schemas: list[str] = []
+# Data directory -> its schema: a server restarted on the same directory finds its data.
+_schema_of_dir: dict[str, str] = {}
+
+
+def new_schema() -> str:
+    """A schema name no other run uses (created by the first server that names it); dropped
+    at the end of the session."""
+    name = f"{SCHEMA_PREFIX}{int(time.time())}_{os.getpid()}_{next(_schema_counter)}"
+    _created_schemas.append(name)
+    return name
+
+
+def drop_schema(name: str) -> None:
+    psql(f"DROP SCHEMA IF EXISTS {name} CASCADE", check=False)
+
+
+def _sweep_abandoned_schemas() -> None:
+    rows = psql(f"SELECT nspname FROM pg_namespace WHERE nspname LIKE '{SCHEMA_PREFIX}%'",
+                check=False)
+    cutoff = time.time() - ABANDONED_SCHEMA_SECONDS
+    for name in rows.split():
+        try:
+            created = int(name[len(SCHEMA_PREFIX):].split("_")[0])
+        except ValueError:
+            continue
+        if created < cutoff:
+            drop_schema(name)
+
+
+_root_key_dir: str | None = None
+
+
+def session_root_key_file() -> Path:
+    """The root key every PostgreSQL-mode server of this session uses (a key file)."""
+    global _root_key_dir
+    if _root_key_dir is None:
+        _root_key_dir = tempfile.mkdtemp(prefix="coffer-pytest-key-")
+    path = Path(_root_key_dir) / "root.key"
+    if not path.exists():
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.chmod(0o600)
+    return path
+
+
+def postgres_args(schema: str) -> list[str]:
+    return ["--store", POSTGRES_URL, "--store-schema", schema]
+
+
+def pytest_sessionstart(session):
+    if postgres_mode():
+        _sweep_abandoned_schemas()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for name in _created_schemas:
+        drop_schema(name)
+    if _root_key_dir is not None:
+        shutil.rmtree(_root_key_dir, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres_only = ("test_multinode.py", "test_postgres_restart.py")
+    for item in items:
+        file_name = item.nodeid.split("/")[-1]
+        if postgres_mode():
+            for prefix, reason in EMBEDDED_ONLY.items():
+                if file_name == prefix or file_name.startswith(prefix + "::"):
+                    item.add_marker(pytest.mark.skip(reason=f"embedded store only: {reason}"))
+        elif file_name.split("::")[0] in postgres_only:
+            item.add_marker(pytest.mark.skip(
+                reason="needs PostgreSQL: run with COFFER_TEST_STORE=postgres"))
+
 
 # Administrator credentials for the session's server, fresh for each run.
 _ALNUM_UPPER = string.ascii_uppercase + string.digits
@@ -198,6 +325,14 @@ def start_server(tmp: Path, *, extra_args: tuple[str, ...] = (), dev: bool = Fal
         args = ["server", "--listen", "127.0.0.1:0", "--data-dir", str(tmp / "data"),
                 "--region", REGION, "--account-id", ACCOUNT_ID, *extra_args]
         account = ACCOUNT_ID
+        if postgres_mode() and "--store" not in extra_args:
+            key = str(tmp.resolve())
+            if key not in _schema_of_dir:
+                _schema_of_dir[key] = new_schema()
+            args += postgres_args(_schema_of_dir[key])
+            if not {"--root-key", "--root-key-command"} & set(extra_args) \
+                    and "COFFER_ROOT_KEY" not in env and "COFFER_ROOT_KEY_COMMAND" not in env:
+                args += ["--root-key", str(session_root_key_file())]
     server = CofferServer(args=args, env=env, log_path=tmp / "coffer.log", access_key_id=key_id,
                           secret_access_key=secret, account_id=account)
     return server.start()

@@ -135,17 +135,43 @@ pub async fn run(
     settings: &RunSettings,
     server_pid: u32,
 ) -> anyhow::Result<RunResult> {
+    run_spread(&[api], workload, settings, &[server_pid]).await
+}
+
+/// CPU seconds of all these processes together.
+fn cpu_seconds_of(stats: &[String]) -> anyhow::Result<f64> {
+    stats.iter().map(|stat| cpu_seconds(stat)).sum()
+}
+
+/// [`run`] over several servers (nodes sharing one store): connection `i` goes to
+/// `apis[i % apis.len()]`, and the server CPU is that of all `server_pids`.
+pub async fn run_spread(
+    apis: &[Arc<Api>],
+    workload: Workload,
+    settings: &RunSettings,
+    server_pids: &[u32],
+) -> anyhow::Result<RunResult> {
+    anyhow::ensure!(!apis.is_empty(), "no server to send the load to");
     let start = Instant::now();
     let measure_from = start + settings.warmup;
     let end = measure_from + settings.duration;
 
     // CPU samples at the edges of the measured window.
-    let server_stat = format!("/proc/{server_pid}/stat");
+    let server_stats: Vec<String> = server_pids
+        .iter()
+        .map(|pid| format!("/proc/{pid}/stat"))
+        .collect();
     let sampler = tokio::spawn(async move {
         tokio::time::sleep_until(measure_from.into()).await;
-        let first = (cpu_seconds(&server_stat), cpu_seconds("/proc/self/stat"));
+        let first = (
+            cpu_seconds_of(&server_stats),
+            cpu_seconds("/proc/self/stat"),
+        );
         tokio::time::sleep_until(end.into()).await;
-        let last = (cpu_seconds(&server_stat), cpu_seconds("/proc/self/stat"));
+        let last = (
+            cpu_seconds_of(&server_stats),
+            cpu_seconds("/proc/self/stat"),
+        );
         match (first, last) {
             ((Ok(s0), Ok(b0)), (Ok(s1), Ok(b1))) => (s1 - s0, b1 - b0),
             _ => (f64::NAN, f64::NAN),
@@ -153,8 +179,8 @@ pub async fn run(
     });
 
     let mut workers = Vec::with_capacity(settings.connections);
-    for _ in 0..settings.connections {
-        let api = api.clone();
+    for i in 0..settings.connections {
+        let api = apis[i % apis.len()].clone();
         let workload = workload.clone();
         workers.push(tokio::spawn(async move {
             worker(api, workload, measure_from, end).await

@@ -7,6 +7,7 @@ mod load;
 mod report;
 mod server;
 mod sigv4;
+mod stores;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -119,6 +120,18 @@ struct Args {
     /// one round, one restart. Explicit options still win.
     #[arg(long)]
     quick: bool,
+
+    /// Instead of the full run, compare the stores: GetSecretValue and PutSecretValue on the
+    /// embedded store, on this PostgreSQL database with one node, and with --nodes nodes
+    /// sharing it (the load spread over them). Each deployment gets a schema of its own,
+    /// dropped at the end (with psql). Uses --connections, --write-connections,
+    /// --puts-per-secret, --warmup, --duration, --rounds, --server-log, --work-dir.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+
+    /// Nodes of the several-node PostgreSQL deployment (2-4).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=4))]
+    nodes: u8,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +198,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(postgres) = args.postgres.clone() {
+        return compare_stores(&runtime, args, postgres);
+    }
     match runtime.block_on(run(args)) {
         Ok(report) => {
             report::print_table(&report);
@@ -196,6 +212,47 @@ fn main() -> std::process::ExitCode {
             }
         }
         Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// `--postgres`: the stores side by side (see `stores`).
+fn compare_stores(
+    runtime: &tokio::runtime::Runtime,
+    args: Args,
+    postgres: String,
+) -> std::process::ExitCode {
+    let settings = resolve(&args).and_then(|config| {
+        if !args.coffer.is_file() {
+            bail!(
+                "the coffer binary was not found at {}; build it first with \
+                 `cargo build --release --locked -p coffer`",
+                args.coffer.display()
+            );
+        }
+        Ok(stores::StoreSettings {
+            coffer: args.coffer.clone(),
+            postgres,
+            nodes: usize::from(args.nodes),
+            connections: args.connections,
+            write_connections: args.write_connections,
+            puts_per_secret: args.puts_per_secret,
+            warmup: config.warmup,
+            duration: config.duration,
+            rounds: config.rounds,
+            server_log: args.server_log.clone(),
+            work_dir: args.work_dir.clone().unwrap_or_else(std::env::temp_dir),
+        })
+    });
+    match settings.map(|settings| runtime.block_on(stores::run(settings))) {
+        Ok(Ok(true)) => std::process::ExitCode::SUCCESS,
+        Ok(Ok(false)) => {
+            eprintln!("\nFAILED: some requests failed (see the errors above).");
+            std::process::ExitCode::from(1)
+        }
+        Ok(Err(error)) | Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::from(2)
         }

@@ -38,7 +38,7 @@ impl Report {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Machine {
     pub nproc: usize,
     pub cpu_model: String,
@@ -352,6 +352,63 @@ fn pct(share: f64) -> String {
     }
 }
 
+/// The throughput table: one row per scenario, medians of rounds.
+pub fn print_scenarios(scenarios: &[ScenarioReport]) {
+    println!(
+        "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>7} {:>7}   req/s per round",
+        "scenario",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "errors",
+        "srv CPU/req",
+        "srv CPU",
+        "bench",
+    );
+    for scenario in scenarios {
+        let Some(md) = scenario.median else { continue };
+        let per_round: Vec<String> = scenario
+            .rounds
+            .iter()
+            .map(|r| {
+                let mut text = thousands(r.req_per_s);
+                if r.truncated {
+                    text.push('*');
+                }
+                text
+            })
+            .collect();
+        println!(
+            "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9.1} µs {:>7} {:>7}   {}",
+            scenario.name,
+            scenario.rounds.first().map_or(0, |r| r.connections),
+            thousands(md.req_per_s),
+            ms(md.p50_ms),
+            ms(md.p90_ms),
+            ms(md.p99_ms),
+            scenario.errors(),
+            md.server_cpu_us_per_req,
+            pct(md.server_cpu_share),
+            pct(md.bench_cpu_share),
+            per_round.join(" ")
+        );
+    }
+    println!(
+        "  (srv CPU/req: server CPU time per measured request; srv CPU / bench: CPU used by the server / by this tool, 100% = one core)"
+    );
+    if scenarios
+        .iter()
+        .flat_map(|s| &s.rounds)
+        .any(|r| r.truncated)
+    {
+        println!(
+            "  * the put pool ran out before the end of that window; req/s is over the shortened window"
+        );
+    }
+}
+
 pub fn print_table(report: &Report) {
     let s = &report.settings;
     let m = &report.machine;
@@ -440,60 +497,7 @@ pub fn print_table(report: &Report) {
         "Throughput and latency (median of {} round(s); latency = send → last body byte, signing excluded)",
         s.rounds
     );
-    println!(
-        "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>12} {:>7} {:>7}   req/s per round",
-        "scenario",
-        "conns",
-        "req/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "errors",
-        "srv CPU/req",
-        "srv CPU",
-        "bench",
-    );
-    for scenario in &report.scenarios {
-        let Some(md) = scenario.median else { continue };
-        let per_round: Vec<String> = scenario
-            .rounds
-            .iter()
-            .map(|r| {
-                let mut text = thousands(r.req_per_s);
-                if r.truncated {
-                    text.push('*');
-                }
-                text
-            })
-            .collect();
-        println!(
-            "  {:<26} {:>5} {:>10} {:>9} {:>9} {:>9} {:>7} {:>9.1} µs {:>7} {:>7}   {}",
-            scenario.name,
-            scenario.rounds.first().map_or(0, |r| r.connections),
-            thousands(md.req_per_s),
-            ms(md.p50_ms),
-            ms(md.p90_ms),
-            ms(md.p99_ms),
-            scenario.errors(),
-            md.server_cpu_us_per_req,
-            pct(md.server_cpu_share),
-            pct(md.bench_cpu_share),
-            per_round.join(" ")
-        );
-    }
-    println!(
-        "  (srv CPU/req: server CPU time per measured request; srv CPU / bench: CPU used by the server / by this tool, 100% = one core)"
-    );
-    if report
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.rounds)
-        .any(|r| r.truncated)
-    {
-        println!(
-            "  * the put pool ran out before the end of that window; req/s is over the shortened window"
-        );
-    }
+    print_scenarios(&report.scenarios);
     for (label, ratio) in [
         ("GetSecretValue / health", &report.ratios.get_over_health),
         (

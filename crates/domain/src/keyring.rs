@@ -18,6 +18,9 @@ pub enum KeyringError {
     Store(#[from] coffer_store::StoreError),
 }
 
+/// The id of the first key-encryption key of a store.
+pub const FIRST_KEK_ID: &str = "kek-first";
+
 pub async fn open_keyring<S: Store>(
     store: &S,
     root: &RootKey,
@@ -25,9 +28,12 @@ pub async fn open_keyring<S: Store>(
 ) -> Result<Keyring, KeyringError> {
     let mut records = store.key_encryption_keys().await?;
     if records.is_empty() {
-        let key_id = format!("kek-{}", uuid::Uuid::new_v4().simple());
+        // Several nodes may start together on one empty store: the first key has a fixed id,
+        // so the store keeps the first insert and every node opens that same key (with
+        // random ids, a node could list the keys before another's insert committed and never
+        // learn the key the others seal under).
+        let key_id = FIRST_KEK_ID.to_owned();
         let (_, wrapped) = KeyEncryptionKey::generate(&key_id, root)?;
-        // Several nodes may start together; each inserts its own and all keys are used.
         store
             .insert_key_encryption_key(KeyEncryptionKeyRecord {
                 key_id,

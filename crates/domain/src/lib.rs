@@ -14,6 +14,7 @@ pub mod iam;
 pub mod identity;
 pub mod keyring;
 pub mod kms;
+pub mod lease;
 pub mod random;
 pub mod rotation;
 pub mod secrets;

@@ -1,14 +1,15 @@
-//! `coffer audit verify`: checks a data directory's audit trail and says what, if anything,
-//! was tampered with, and where.
+//! `coffer audit verify`: checks a store's audit trail (a data directory's, or a PostgreSQL
+//! database's with `--store`) and says what, if anything, was tampered with, and where.
 
 use anyhow::{Context, bail};
 use coffer_crypto::{AuditSigner, RootKey, RootKeySource};
 use coffer_domain::audit::verify_trail;
-use coffer_store_embedded::EmbeddedStore;
+use coffer_store::Store as _;
 use zeroize::Zeroizing;
 
 use crate::cli::{AuditArgs, AuditCommand, VerifyArgs};
-use crate::setup::{DATABASE_FILE, ROOT_KEY_FILE};
+use crate::setup::ROOT_KEY_FILE;
+use crate::store::StoreChoice;
 
 /// Runs the command; `Ok(false)` means the trail is not intact (exit status 1).
 pub fn run(args: &AuditArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<bool> {
@@ -60,24 +61,30 @@ fn expected_public_key(args: &VerifyArgs) -> anyhow::Result<(Option<Vec<u8>>, &'
 }
 
 async fn run_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
-    let database = args.data_dir.join(DATABASE_FILE);
-    if !database.exists() {
-        bail!("{} holds no store", args.data_dir.display());
-    }
+    let choice = StoreChoice::parse(args.store.as_deref())?;
+    let options = crate::operator::store_options(&choice, args.store_schema.as_deref())?;
+    // The embedded store opens what it is given, creating it: check first that there is one.
+    let shown = match choice.sqlite_path(&args.data_dir) {
+        Some(database) if !database.exists() => match &choice {
+            StoreChoice::DataDir => bail!("{} holds no store", args.data_dir.display()),
+            _ => bail!("{} holds no store", database.display()),
+        },
+        Some(_) if choice == StoreChoice::DataDir => args.data_dir.display().to_string(),
+        _ => choice.describe(&args.data_dir, &options),
+    };
     let (public_key, checked_against) = expected_public_key(args)?;
-    let store = EmbeddedStore::open(&database)
-        .with_context(|| format!("could not open the store in {}", args.data_dir.display()))?;
+    let store = crate::store::open(&choice, &args.data_dir, &options).await?;
     let report = verify_trail(&store, public_key.as_deref())
         .await
         .context("could not read the audit trail")?;
+    // A read-only check: closing only returns the connections.
+    let _ = store.close().await;
     match (report.first_seq, report.last_seq) {
         (Some(first), Some(last)) => println!(
-            "audit trail of {}: records {first}..{last} ({} records), {} signed digest(s), checked against {checked_against}",
-            args.data_dir.display(),
-            report.records,
-            report.digests
+            "audit trail of {shown}: records {first}..{last} ({} records), {} signed digest(s), checked against {checked_against}",
+            report.records, report.digests
         ),
-        _ => println!("audit trail of {}: no records yet", args.data_dir.display()),
+        _ => println!("audit trail of {shown}: no records yet"),
     }
     if let Some(first) = report.first_seq.filter(|f| *f > 1) {
         println!("  records before {first} were removed by the retention purge");

@@ -61,6 +61,13 @@ pub struct VerifyArgs {
     /// The data directory.
     #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
     pub data_dir: PathBuf,
+    /// The store, as for `coffer server --store` (a PostgreSQL URL, or the embedded store's
+    /// file); without it, the embedded store of the data directory.
+    #[arg(long, env = "COFFER_STORE", value_name = "URL", hide_env_values = true)]
+    pub store: Option<String>,
+    /// The PostgreSQL schema, as for `coffer server --store-schema`.
+    #[arg(long, env = "COFFER_STORE_SCHEMA", value_name = "SCHEMA")]
+    pub store_schema: Option<String>,
     /// The root key (as for `coffer server --root-key`), to derive the digest-signing key and
     /// check digests against it. Without it (or --public-key), digests are checked against the
     /// key stored with them, which shows consistency but not who signed.
@@ -108,8 +115,16 @@ pub struct RotateRootKeyArgs {
     #[arg(long, env = "COFFER_DATA_DIR", default_value = "./coffer-data")]
     pub data_dir: PathBuf,
     /// The key file, when it is not <data-dir>/root.key (the path given to --root-key).
+    /// Required with a PostgreSQL store.
     #[arg(long, value_name = "PATH")]
     pub root_key_file: Option<PathBuf>,
+    /// The store, as for `coffer server --store`. With PostgreSQL the nodes may keep running
+    /// (they hold the unwrapped keys); restart each with the new key file afterwards.
+    #[arg(long, env = "COFFER_STORE", value_name = "URL", hide_env_values = true)]
+    pub store: Option<String>,
+    /// The PostgreSQL schema, as for `coffer server --store-schema`.
+    #[arg(long, env = "COFFER_STORE_SCHEMA", value_name = "SCHEMA")]
+    pub store_schema: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -123,6 +138,10 @@ pub struct InitArgs {
     /// How many of them unseal the server (2 or more, unless there is a single share).
     #[arg(long, default_value_t = 3)]
     pub key_threshold: u8,
+    /// The store, as for `coffer server --store`. Unseal shares work with the embedded store
+    /// only: a PostgreSQL store is refused.
+    #[arg(long, env = "COFFER_STORE", value_name = "URL", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -186,9 +205,48 @@ pub struct ServerArgs {
     pub listen: Option<SocketAddr>,
 
     /// Directory holding the embedded store, the root key (unless given otherwise) and the
-    /// administrator credentials. Created if missing. [default: ./coffer-data]
+    /// administrator credentials. Created if missing. With a PostgreSQL store it holds no
+    /// data: only the administrator credentials the first node writes.
+    /// [default: ./coffer-data]
     #[arg(long, env = "COFFER_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Where the data lives. `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgresql://`,
+    /// or a libpq `host=... dbname=...` string): PostgreSQL, shared by any number of
+    /// stateless nodes started with the same root key. `sqlite://PATH` or a path: the
+    /// embedded store in that file. Prefer the environment variable or the TOML file for a
+    /// URL with a password: the command line is visible in the process list.
+    /// [default: the embedded store, <data-dir>/coffer.db]
+    #[arg(long, env = "COFFER_STORE", value_name = "URL", hide_env_values = true)]
+    pub store: Option<String>,
+
+    /// PostgreSQL: most connections this node keeps to the database (made on demand).
+    /// [default: 16]
+    #[arg(long, env = "COFFER_STORE_POOL_SIZE", value_name = "N")]
+    pub store_pool_size: Option<usize>,
+
+    /// PostgreSQL: seconds allowed to make one connection (TCP and handshake); also how long
+    /// a request waits for a free pooled connection. [default: 5]
+    #[arg(long, env = "COFFER_STORE_CONNECT_TIMEOUT", value_name = "SECONDS")]
+    pub store_connect_timeout: Option<f64>,
+
+    /// PostgreSQL: seconds one statement may take, waiting for locks included; a
+    /// transaction attempt is abandoned after twice this. [default: 10]
+    #[arg(long, env = "COFFER_STORE_STATEMENT_TIMEOUT", value_name = "SECONDS")]
+    pub store_statement_timeout: Option<f64>,
+
+    /// PostgreSQL: keep Coffer's tables in this schema (created if missing), so that several
+    /// deployments or test runs share one database. Lower-case letters, digits and `_`.
+    /// [default: the database's search path]
+    #[arg(long, env = "COFFER_STORE_SCHEMA", value_name = "SCHEMA")]
+    pub store_schema: Option<String>,
+
+    /// Seconds a cached secret (metadata, labels, policy, tags) is served before it is read
+    /// again: how long a change made through another node may go unseen here. 0 disables
+    /// the cache's secret entries. [default: 1 with PostgreSQL; unbounded with the embedded
+    /// store, whose only writer is this server]
+    #[arg(long, env = "COFFER_CACHE_MAX_AGE", value_name = "SECONDS")]
+    pub cache_max_age: Option<f64>,
 
     /// The AWS region this server serves; clients must sign requests for it.
     /// [default: us-east-1]
@@ -205,7 +263,8 @@ pub struct ServerArgs {
     pub partition: Option<String>,
 
     /// The root key: 32 bytes as base64, or the path of a file holding it. Without it the
-    /// key is read from <data-dir>/root.key, and generated there (mode 0600) on first start.
+    /// key is read from <data-dir>/root.key, and generated there (mode 0600) on first start;
+    /// a PostgreSQL store needs it (or --root-key-command), the same on every node.
     /// Prefer the environment variable or a path: a base64 key on the command line is
     /// visible to other users in the process list.
     #[arg(
@@ -253,7 +312,9 @@ pub struct ServerArgs {
 
     /// Seconds between runs of the background jobs: removing secrets whose recovery window
     /// has ended, purging audit records past retention, and KMS key maintenance (due
-    /// rotations, deletions at the end of their waiting period). [default: 60]
+    /// rotations, deletions at the end of their waiting period). Each job runs on one node
+    /// at a time; another node takes it over within 3 x this + 5 s of its node dying.
+    /// [default: 60]
     #[arg(long, env = "COFFER_DELETION_PURGE_INTERVAL", value_name = "SECONDS")]
     pub deletion_purge_interval: Option<u64>,
 
@@ -278,6 +339,34 @@ pub struct ServerArgs {
     /// Days of audit records kept; older records are purged. [default: 90]
     #[arg(long, env = "COFFER_AUDIT_RETENTION_DAYS", value_name = "DAYS")]
     pub audit_retention_days: Option<u32>,
+
+    /// A rotation function Coffer may invoke, as NAME=URL (repeatable): RotationLambdaARN
+    /// `arn:aws:lambda:<region>:<account>:function:NAME` is then invoked over the Lambda
+    /// Invoke protocol at `URL/2015-03-31/functions/NAME/invocations` (http:// only). No other
+    /// address is ever called. `coffer-rotation-single-user` and
+    /// `coffer-rotation-alternating-users` are built in (database secrets).
+    #[arg(
+        long = "rotation-function",
+        env = "COFFER_ROTATION_FUNCTIONS",
+        value_delimiter = ',',
+        value_name = "NAME=URL"
+    )]
+    pub rotation_functions: Vec<String>,
+
+    /// Seconds between the rotation scheduler's looks for due rotations (it also runs at once
+    /// after a RotateSecret). [default: 10]
+    #[arg(long, env = "COFFER_ROTATION_CHECK_INTERVAL", value_name = "SECONDS")]
+    pub rotation_check_interval: Option<u64>,
+
+    /// Seconds before a failed rotation is retried from the step that failed; doubled for
+    /// each later attempt. [default: 60]
+    #[arg(long, env = "COFFER_ROTATION_RETRY_DELAY", value_name = "SECONDS")]
+    pub rotation_retry_delay: Option<u64>,
+
+    /// Attempts at one rotation before it is given up (the pending version is then left as
+    /// the function left it). [default: 3]
+    #[arg(long, env = "COFFER_ROTATION_MAX_ATTEMPTS", value_name = "N")]
+    pub rotation_max_attempts: Option<u32>,
 
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT before closing.
     /// [default: 30]

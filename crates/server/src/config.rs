@@ -9,12 +9,17 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use coffer_store_postgres::PgOptions;
+
 use crate::cli::{LogFormat, ServerArgs, Switch};
+use crate::store::StoreChoice;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8484";
 pub const DEFAULT_DATA_DIR: &str = "./coffer-data";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// How long a node serves a cached secret when other nodes write the same store.
+pub const DEFAULT_SHARED_CACHE_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The credentials `--dev` uses. Fixed and published so that examples work by copy and
 /// paste; they protect nothing, which is why dev mode keeps no data.
@@ -27,6 +32,12 @@ pub const DEV_SECRET_ACCESS_KEY: &str = "cofferDevSecretKey/DoNotUseInProduction
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
+    store_pool_size: Option<usize>,
+    store_connect_timeout: Option<f64>,
+    store_statement_timeout: Option<f64>,
+    store_schema: Option<String>,
+    cache_max_age: Option<f64>,
     region: Option<String>,
     account_id: Option<String>,
     partition: Option<String>,
@@ -44,11 +55,20 @@ struct FileConfig {
     audit_fail_open: Option<bool>,
     audit_retention_days: Option<u32>,
     shutdown_grace: Option<u64>,
+    rotation_functions: Option<Vec<String>>,
+    rotation_check_interval: Option<u64>,
+    rotation_retry_delay: Option<u64>,
+    rotation_max_attempts: Option<u32>,
 }
 
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub store: StoreChoice,
+    /// The PostgreSQL pool and timeouts (and schema); unused by the embedded store.
+    pub store_options: PgOptions,
+    /// How long a cached secret is served; `None`: until invalidated by this node's writes.
+    pub cache_max_age: Option<Duration>,
     pub region: String,
     pub account_id: String,
     pub partition: String,
@@ -63,6 +83,15 @@ pub struct ServerConfig {
     pub deletion_purge_interval: Duration,
     pub audit: AuditSettings,
     pub shutdown_grace: Duration,
+    pub rotation: RotationConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct RotationConfig {
+    pub functions: crate::rotation::FunctionRegistry,
+    pub check_interval: Duration,
+    pub retry_delay: Duration,
+    pub max_attempts: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -79,6 +108,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field("store", &self.store)
             .field("region", &self.region)
             .field("account_id", &self.account_id)
             .field("partition", &self.partition)
@@ -106,6 +136,37 @@ impl ServerConfig {
                 "set both COFFER_ADMIN_ACCESS_KEY_ID and COFFER_ADMIN_SECRET_ACCESS_KEY (or neither, to have a key generated)"
             ),
         };
+        let store = StoreChoice::parse(args.store.or(file.store).as_deref())?;
+        let defaults = PgOptions::default();
+        let store_options = PgOptions {
+            pool_size: args
+                .store_pool_size
+                .or(file.store_pool_size)
+                .unwrap_or(defaults.pool_size),
+            connect_timeout: match args.store_connect_timeout.or(file.store_connect_timeout) {
+                Some(seconds) => positive_seconds(seconds, "--store-connect-timeout")?,
+                None => defaults.connect_timeout,
+            },
+            statement_timeout: match args
+                .store_statement_timeout
+                .or(file.store_statement_timeout)
+            {
+                Some(seconds) => positive_seconds(seconds, "--store-statement-timeout")?,
+                None => defaults.statement_timeout,
+            },
+            schema: args.store_schema.or(file.store_schema),
+            ..defaults
+        };
+        // The pool wait is the connect timeout too: one bound for "a connection within".
+        let store_options = PgOptions {
+            pool_wait_timeout: store_options.connect_timeout,
+            ..store_options
+        };
+        let cache_max_age = match args.cache_max_age.or(file.cache_max_age) {
+            Some(seconds) => Some(seconds_at_least_zero(seconds, "--cache-max-age")?),
+            // The embedded store's only writer is this server, whose writes invalidate.
+            None => store.is_postgres().then_some(DEFAULT_SHARED_CACHE_MAX_AGE),
+        };
         let config = ServerConfig {
             listen: args
                 .listen
@@ -115,6 +176,9 @@ impl ServerConfig {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            store,
+            store_options,
+            cache_max_age,
             region: args
                 .region
                 .or(file.region)
@@ -156,6 +220,32 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(
                 args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30),
             ),
+            rotation: RotationConfig {
+                functions: crate::rotation::FunctionRegistry::parse(&if args
+                    .rotation_functions
+                    .is_empty()
+                {
+                    file.rotation_functions.unwrap_or_default()
+                } else {
+                    args.rotation_functions
+                })?,
+                check_interval: Duration::from_secs(
+                    args.rotation_check_interval
+                        .or(file.rotation_check_interval)
+                        .unwrap_or(10)
+                        .max(1),
+                ),
+                retry_delay: Duration::from_secs(
+                    args.rotation_retry_delay
+                        .or(file.rotation_retry_delay)
+                        .unwrap_or(60),
+                ),
+                max_attempts: args
+                    .rotation_max_attempts
+                    .or(file.rotation_max_attempts)
+                    .unwrap_or(3)
+                    .max(1),
+            },
         };
         config.validate()?;
         Ok(config)
@@ -164,6 +254,26 @@ impl ServerConfig {
     fn validate(&self) -> anyhow::Result<()> {
         if self.root_key.is_some() && self.root_key_command.is_some() {
             bail!("give the root key either with --root-key or with --root-key-command, not both");
+        }
+        if self.dev && self.store != StoreChoice::DataDir {
+            bail!(
+                "--dev runs on a throwaway embedded store that disappears on exit; it cannot be combined with --store"
+            );
+        }
+        if !self.store.is_postgres() && self.store_options.schema.is_some() {
+            bail!(
+                "--store-schema applies to a PostgreSQL store only (give --store postgres://...)"
+            );
+        }
+        if self.store_options.pool_size == 0 {
+            bail!("--store-pool-size must be at least 1");
+        }
+        if self.store.is_postgres() && self.root_key.is_none() && self.root_key_command.is_none() {
+            bail!(
+                "a PostgreSQL store needs the root key from --root-key (a key file or \
+                 COFFER_ROOT_KEY) or --root-key-command, the same on every node: none is \
+                 generated, because each node would generate a different one"
+            );
         }
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
             bail!("--account-id must be 12 digits, got {:?}", self.account_id);
@@ -196,6 +306,24 @@ impl ServerConfig {
         }
         Ok(())
     }
+}
+
+/// A duration option given in seconds (fractions allowed), more than zero.
+fn positive_seconds(seconds: f64, flag: &str) -> anyhow::Result<Duration> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("{flag} must be a number of seconds above 0, got {seconds}");
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| anyhow::anyhow!("{flag} is out of range: {seconds}"))
+}
+
+/// A duration option given in seconds (fractions allowed), zero or more.
+fn seconds_at_least_zero(seconds: f64, flag: &str) -> anyhow::Result<Duration> {
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        bail!("{flag} must be a number of seconds, 0 or more, got {seconds}");
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| anyhow::anyhow!("{flag} is out of range: {seconds}"))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -240,6 +368,96 @@ mod tests {
         assert_eq!(config.region, "us-west-2");
         assert_eq!(config.account_id, "111122223333");
         assert_eq!(config.listen.port(), 9000);
+    }
+
+    #[test]
+    fn the_store_and_its_options_come_from_flags_or_the_file() {
+        let config = ServerConfig::resolve(args()).unwrap();
+        assert_eq!(config.store, StoreChoice::DataDir);
+        assert_eq!(
+            config.cache_max_age, None,
+            "the embedded store's cache is unbounded"
+        );
+        assert_eq!(config.store_options, PgOptions::default());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coffer.toml");
+        std::fs::write(
+            &path,
+            "store = \"postgres://coffer:pw@db/coffer\"\nstore_pool_size = 4\n\
+             store_connect_timeout = 2\nstore_statement_timeout = 0.5\nstore_schema = \"team_a\"\n\
+             root_key = \"/etc/coffer/root.key\"\n",
+        )
+        .unwrap();
+        let config = ServerConfig::resolve(ServerArgs {
+            config: Some(path.clone()),
+            store_pool_size: Some(32),
+            ..args()
+        })
+        .unwrap();
+        assert!(config.store.is_postgres());
+        assert_eq!(config.store_options.pool_size, 32);
+        assert_eq!(config.store_options.connect_timeout, Duration::from_secs(2));
+        assert_eq!(
+            config.store_options.pool_wait_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            config.store_options.statement_timeout,
+            Duration::from_millis(500)
+        );
+        assert_eq!(config.store_options.schema.as_deref(), Some("team_a"));
+        assert_eq!(config.cache_max_age, Some(DEFAULT_SHARED_CACHE_MAX_AGE));
+        assert!(!format!("{config:?}").contains("pw@"), "{config:?}");
+
+        let config = ServerConfig::resolve(ServerArgs {
+            config: Some(path),
+            cache_max_age: Some(0.25),
+            ..args()
+        })
+        .unwrap();
+        assert_eq!(config.cache_max_age, Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn store_options_that_cannot_work_are_refused() {
+        let postgres = || ServerArgs {
+            store: Some("postgres://db/coffer".into()),
+            root_key: Some("/etc/coffer/root.key".into()),
+            ..args()
+        };
+        let err = ServerConfig::resolve(ServerArgs {
+            root_key: None,
+            ..postgres()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("the same on every node"), "{err}");
+        let err = ServerConfig::resolve(ServerArgs {
+            dev: true,
+            ..postgres()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--dev"), "{err}");
+        let err = ServerConfig::resolve(ServerArgs {
+            store_schema: Some("s".into()),
+            ..args()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("PostgreSQL store only"), "{err}");
+        for bad in [0.0, -1.0, f64::NAN] {
+            let err = ServerConfig::resolve(ServerArgs {
+                store_statement_timeout: Some(bad),
+                ..postgres()
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("above 0"), "{err}");
+        }
+        let err = ServerConfig::resolve(ServerArgs {
+            cache_max_age: Some(-1.0),
+            ..postgres()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--cache-max-age"), "{err}");
     }
 
     #[test]

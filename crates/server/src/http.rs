@@ -24,13 +24,13 @@ use coffer_domain::identity::{CredentialStore, Principal};
 use coffer_domain::kms::KmsService;
 use coffer_domain::secrets::{Actor, Caller, SecretsService};
 use coffer_domain::{Clock, SecretsError};
-use coffer_store_embedded::EmbeddedStore;
 use coffer_wire::errors::AwsError;
 use http_body_util::BodyExt;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::audit::AuditFacts;
 use crate::gate::{self, Gate};
+use crate::store::AnyStore;
 use crate::{kms, metrics, secretsmanager};
 
 /// Largest request body accepted. A maximal CreateSecret (64 KiB value, base64-encoded,
@@ -57,12 +57,12 @@ fn service_unavailable(message: String) -> AwsError {
 const AUDIT_UNAVAILABLE: &str = "The audit trail cannot be written, so Coffer serves no request until it can; see the server log.";
 
 pub struct AppState {
-    pub service: Arc<SecretsService<EmbeddedStore>>,
+    pub service: Arc<SecretsService<AnyStore>>,
     /// IAM and STS (the Query-protocol APIs, `crate::query`).
-    pub iam: Arc<IamService<EmbeddedStore>>,
+    pub iam: Arc<IamService<AnyStore>>,
     /// KMS (`crate::kms`); the same instance seals secret values for `service`.
-    pub kms: Arc<KmsService<EmbeddedStore>>,
-    pub credentials: CredentialStore<EmbeddedStore>,
+    pub kms: Arc<KmsService<AnyStore>>,
+    pub credentials: CredentialStore<AnyStore>,
     pub verifier: SigV4Verifier,
     pub clock: Arc<dyn Clock>,
     /// The regions requests may be signed for (the one this server serves).
@@ -74,7 +74,7 @@ pub struct AppState {
     /// The trail's writer task, awaited at shutdown so that queued records are written.
     pub audit_writer: std::sync::Mutex<Option<AuditWriter>>,
     /// CloudTrail LookupEvents over the trail.
-    pub lookup: AuditService<EmbeddedStore>,
+    pub lookup: AuditService<AnyStore>,
 }
 
 impl AppState {
@@ -144,11 +144,25 @@ fn error_response(request_id: &str, error: &AwsError) -> Response<Body> {
     json_response(status, request_id, error.to_json())
 }
 
+/// What a request gets while the store cannot be reached (PostgreSQL down, restarting or
+/// partitioned away): a retryable 503 that says so, rather than an anonymous 500.
+const STORE_UNAVAILABLE: &str =
+    "The store is unavailable: Coffer could not reach its database. Retry the request.";
+
+/// Whether an internal cause is the store being unreachable. The causes are `StoreError`'s
+/// texts; `Unavailable` is the one that says the request may be retried.
+fn store_unavailable(cause: &str) -> bool {
+    cause.contains("store unavailable:")
+}
+
 /// Logs the hidden cause of an internal error (store failures and the like; never secret
 /// material) and returns the AWS error to send.
 pub fn aws_error(request_id: &str, error: &SecretsError) -> AwsError {
     if let SecretsError::Internal { cause } = error {
         tracing::error!(request_id, cause = %cause, "internal error");
+        if store_unavailable(cause) {
+            return service_unavailable(STORE_UNAVAILABLE.into());
+        }
     }
     AwsError::from(error)
 }
@@ -385,13 +399,17 @@ async fn serve(
     {
         Ok(verified) => verified,
         Err(error) => {
+            let mut aws = AwsError::from(&error);
             if let coffer_auth::AuthError::Internal(cause) = &error {
                 tracing::error!(request_id, cause, "authentication failed internally");
+                if store_unavailable(cause) {
+                    aws = service_unavailable(STORE_UNAVAILABLE.into());
+                }
             }
             facts.identity = Some(AuditIdentity::Unauthenticated {
                 access_key_id: SigV4Verifier::peek_scope(&parts).map(|s| s.access_key_id),
             });
-            return fail(facts, AwsError::from(&error), operation_name);
+            return fail(facts, aws, operation_name);
         }
     };
     let principal: &Arc<Principal> = &verified.principal;

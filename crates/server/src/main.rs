@@ -13,10 +13,12 @@ mod metrics;
 mod operator;
 mod profile;
 mod query;
+mod rotation;
 mod seal;
 mod secretsmanager;
 mod server;
 mod setup;
+mod store;
 #[cfg(debug_assertions)]
 mod test_clock;
 

@@ -333,6 +333,27 @@ pub struct Metrics {
     sealed: Gauge,
     store_errors: Counter,
     pub audit: AuditMetrics,
+    /// `coffer_rotation_events_total{event}`: rotation outcomes (RotationSucceeded,
+    /// RotationFailed, ...).
+    pub rotations: RotationMetrics,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RotationLabels {
+    event: String,
+}
+
+#[derive(Clone, Default)]
+pub struct RotationMetrics(Family<RotationLabels, Counter>);
+
+impl coffer_domain::rotation::RotationObserver for RotationMetrics {
+    fn rotation_event(&self, name: &str) {
+        self.0
+            .get_or_create(&RotationLabels {
+                event: name.to_owned(),
+            })
+            .inc();
+    }
 }
 
 impl Default for Metrics {
@@ -387,11 +408,18 @@ impl Metrics {
             "Audit writes that failed",
             audit.failures.clone(),
         );
+        let rotations = RotationMetrics::default();
+        registry.register(
+            "rotation_events",
+            "Rotation events by kind (RotationStarted, RotationSucceeded, RotationFailed, ...)",
+            rotations.0.clone(),
+        );
         let services = Service::ALL
             .iter()
             .map(|&service| ServiceTable::new(service, &requests))
             .collect();
         Metrics {
+            rotations,
             registry,
             requests,
             durations,

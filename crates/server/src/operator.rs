@@ -16,6 +16,7 @@ use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
 use crate::cli::{OperatorArgs, OperatorCommand, SealArgs, UnsealArgs};
+use crate::store::StoreChoice;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -23,18 +24,24 @@ pub fn run(args: &OperatorArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Re
     match &args.command {
         OperatorCommand::Init(init) => {
             let data_dir = &init.data_dir;
+            let choice = StoreChoice::parse(init.store.as_deref())?;
             let report = runtime.block_on(crate::setup::initialise_sealed(
                 data_dir,
                 init.key_shares,
                 init.key_threshold,
+                &choice,
             ))?;
             print!("{}", report.as_str());
             Ok(())
         }
         OperatorCommand::RotateRootKey(rotate) => {
+            let choice = StoreChoice::parse(rotate.store.as_deref())?;
+            let options = store_options(&choice, rotate.store_schema.as_deref())?;
             let path = runtime.block_on(crate::setup::rotate_root_key_file(
                 &rotate.data_dir,
                 rotate.root_key_file.as_deref(),
+                &choice,
+                &options,
             ))?;
             println!(
                 "Root key rotated: the new key is in {}. Back it up now: the old key no longer opens this data.",
@@ -55,6 +62,21 @@ pub fn run(args: &OperatorArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Re
             print_answer(code, &body)
         }
     }
+}
+
+/// The store options of an offline command: the defaults, and the schema if one is given
+/// (which only a PostgreSQL store has).
+pub fn store_options(
+    choice: &StoreChoice,
+    schema: Option<&str>,
+) -> anyhow::Result<coffer_store_postgres::PgOptions> {
+    if schema.is_some() && !choice.is_postgres() {
+        bail!("--store-schema applies to a PostgreSQL store only (give --store postgres://...)");
+    }
+    Ok(coffer_store_postgres::PgOptions {
+        schema: schema.map(str::to_owned),
+        ..Default::default()
+    })
 }
 
 fn run_unseal(args: &UnsealArgs) -> anyhow::Result<()> {

@@ -1,4 +1,10 @@
 //! `coffer server`: start-up, the listener, the background jobs, and a graceful stop.
+//!
+//! Background jobs ([`Job`]) run every `--deletion-purge-interval`, each on one node at a
+//! time: a node runs a job's round only while it holds the job's lease in the store
+//! (`coffer_domain::lease`), so with several nodes on one PostgreSQL store each job has one
+//! runner, and another node takes it over when that one dies (within the lease's TTL and one
+//! interval). With the embedded store this server is the only node and always holds them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,24 +19,33 @@ use coffer_domain::audit::{
 use coffer_domain::iam::IamService;
 use coffer_domain::identity::CredentialStore;
 use coffer_domain::kms::KmsService;
+use coffer_domain::lease::{self, Lease};
+use coffer_domain::rotation::RotationSettings;
 use coffer_domain::secrets::{SecretsService, ServiceConfig};
 use coffer_domain::{Clock, Randomness, SystemClock};
 use coffer_store::Store;
-use coffer_store_embedded::EmbeddedStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, ServerConfig};
 use crate::gate::{Gate, Unlocker};
 use crate::http::{AppState, router};
-use crate::metrics::{AuditMetrics, Metrics};
+use crate::metrics::{AuditMetrics, Metrics, RotationMetrics};
 use crate::seal::UnsealProgress;
 use crate::setup::{self, RootKeyOrigin, RootOfTrust};
+use crate::store::{AnyStore, StoreChoice};
 
 /// Secrets removed per round of the deletion purge before it checks for more.
 const PURGE_BATCH: usize = 100;
 /// Derived SigV4 signing keys kept (one per access key, day, region and service).
 const SIGNING_KEY_CACHE: usize = 10_000;
+/// What a job's lease outlives beyond two intervals: a round's own duration (a long purge
+/// renews between batches) and clock differences between nodes.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// The lease holder of a server on the embedded store. The store's lock makes it the only
+/// node, so a fixed id is safe, and lets a restart after a crash take its leases back at
+/// once instead of waiting for those of its previous life to expire.
+const EMBEDDED_HOLDER: &str = "embedded";
 
 /// The machine's clock; in debug builds, shifted when a test asks (see `test_clock`).
 fn machine_clock() -> Arc<dyn Clock> {
@@ -71,7 +86,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     let config = Arc::new(config);
     // Created once for the process: counts survive seal and unseal.
     let metrics = Arc::new(Metrics::new());
-    let audit_metrics = metrics.audit.clone();
+    let audit_metrics = (metrics.audit.clone(), metrics.rotations.clone());
     let gate = match opened.root {
         RootOfTrust::Key(root_key, origin) => {
             let (state, admin_credentials) = build_state(
@@ -131,17 +146,39 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let purge = tokio::spawn(purge_loop(
+    let holder = if store.is_shared() {
+        lease::node_id()
+    } else {
+        EMBEDDED_HOLDER.to_owned()
+    };
+    tracing::info!(
+        node = %holder,
+        "background jobs run on the node holding their lease"
+    );
+    let settings = Arc::new(JobSettings {
+        interval: config.deletion_purge_interval,
+        retention_days: config.audit.retention_days,
+        account: config.account_id.clone(),
+        region: config.region.clone(),
+    });
+    let lease_ttl = config.deletion_purge_interval * 2 + LEASE_MARGIN;
+    let jobs: Vec<_> = Job::ALL
+        .into_iter()
+        .map(|job| {
+            let lease = Lease::new(store.clone(), job.lease_name(), holder.clone(), lease_ttl);
+            tokio::spawn(job_loop(
+                job,
+                gate.clone(),
+                lease,
+                settings.clone(),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+
+    let rotation = tokio::spawn(rotation_loop(
         gate.clone(),
-        config.deletion_purge_interval,
-        config.audit.retention_days,
-        stop_rx.clone(),
-    ));
-    let kms_maintenance = tokio::spawn(kms_maintenance_loop(
-        gate.clone(),
-        config.account_id.clone(),
-        config.region.clone(),
-        config.deletion_purge_interval,
+        config.rotation.check_interval,
         stop_rx.clone(),
     ));
 
@@ -167,8 +204,11 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
             "requests still running after the grace period; closing anyway"
         ),
     }
-    let _ = purge.await;
-    let _ = kms_maintenance.await;
+    // Each job finishes its round and releases its lease: another node takes over at once.
+    for job in jobs {
+        let _ = job.await;
+    }
+    let _ = rotation.await;
     // Every request is done: drop the services so the audit writer sees its queue close,
     // and wait until it has written what was queued.
     if let Some(state) = gate.take_current() {
@@ -203,10 +243,10 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
 /// written, on the first start.
 async fn build_state(
     config: &ServerConfig,
-    store: Arc<EmbeddedStore>,
+    store: Arc<AnyStore>,
     root_key: &RootKey,
     clock: Arc<dyn Clock>,
-    audit_metrics: &AuditMetrics,
+    (audit_metrics, rotation_metrics): &(AuditMetrics, RotationMetrics),
 ) -> anyhow::Result<(Arc<AppState>, Option<PathBuf>)> {
     let randomness = Randomness::System;
     let unlocked = setup::unlock(config, &store, root_key, clock.as_ref(), &randomness).await?;
@@ -275,6 +315,17 @@ async fn build_state(
         TokenSigner::derive(root_key, "coffer lookup-events tokens v1"),
     )
     .with_authorizer(iam.authorizer());
+    let invoker = crate::rotation::Invoker::new(config.rotation.functions.clone());
+    for name in config.rotation.functions.names() {
+        tracing::info!(function = name, "rotation function registered");
+    }
+    // With the embedded store this server is the only node: a fixed holder lets a restart
+    // after a crash take its rotations back at once rather than wait for their leases.
+    let rotation_holder = if store.is_shared() {
+        coffer_domain::lease::node_id()
+    } else {
+        "embedded".to_owned()
+    };
     let service = Arc::new(
         SecretsService::new(
             store,
@@ -284,12 +335,25 @@ async fn build_state(
             randomness,
             ServiceConfig {
                 partition: config.partition.clone(),
+                cache_max_age: config.cache_max_age,
                 ..ServiceConfig::default()
             },
         )
         .with_authorizer(iam.authorizer())
-        .with_kms(kms.clone()),
+        .with_kms(kms.clone())
+        .with_rotation(
+            invoker.clone(),
+            RotationSettings {
+                max_attempts: config.rotation.max_attempts,
+                retry_delay_ms: config.rotation.retry_delay.as_millis() as i64,
+                ..RotationSettings::default()
+            },
+            rotation_holder,
+            audit.clone(),
+            Some(Arc::new(rotation_metrics.clone())),
+        ),
     );
+    invoker.attach(&service);
     let state = Arc::new(AppState {
         service,
         iam,
@@ -317,12 +381,31 @@ fn report_start(
         "coffer {} listening on http://{address}",
         env!("CARGO_PKG_VERSION")
     );
-    println!(
-        "  region {}, account {}, data directory {}",
-        config.region,
-        config.account_id,
-        config.data_dir.display()
-    );
+    match &config.store {
+        StoreChoice::DataDir => println!(
+            "  region {}, account {}, data directory {}",
+            config.region,
+            config.account_id,
+            config.data_dir.display()
+        ),
+        StoreChoice::Sqlite(_) => println!(
+            "  region {}, account {}, data directory {}, store {}",
+            config.region,
+            config.account_id,
+            config.data_dir.display(),
+            config
+                .store
+                .describe(&config.data_dir, &config.store_options)
+        ),
+        StoreChoice::Postgres(_) => println!(
+            "  region {}, account {}, store {}",
+            config.region,
+            config.account_id,
+            config
+                .store
+                .describe(&config.data_dir, &config.store_options)
+        ),
+    }
     match root_key_origin {
         None => println!(
             "  root key split into unseal shares ({})",
@@ -354,72 +437,144 @@ fn report_start(
     }
 }
 
-async fn purge_loop(
-    gate: Arc<Gate>,
+/// What the jobs need besides the services.
+struct JobSettings {
     interval: Duration,
     retention_days: u32,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+    account: String,
+    region: String,
+}
+
+/// The background jobs, each with its own lease so that different nodes may run different
+/// jobs.
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    /// Removes secrets whose recovery window has ended.
+    DeletionPurge,
+    /// Removes audit records past retention.
+    AuditRetention,
+    /// Rotates KMS keys whose automatic rotation is due; deletes keys past their waiting
+    /// period.
+    KmsMaintenance,
+    // Rotations are not a job: `rotation_loop` runs on every node, and each secret's own
+    // lease (taken by the rotation engine) keeps one secret on one node at a time, so
+    // rotations spread over the nodes.
+}
+
+impl Job {
+    const ALL: [Job; 3] = [Job::DeletionPurge, Job::AuditRetention, Job::KmsMaintenance];
+
+    /// The lease's name in the store: shared by every node, so keep it stable.
+    fn lease_name(self) -> &'static str {
+        match self {
+            Job::DeletionPurge => "deletion-purge",
+            Job::AuditRetention => "audit-retention",
+            Job::KmsMaintenance => "kms-maintenance",
         }
-        // Nothing can be purged while sealed: the store cannot even be read meaningfully.
-        let Some(state) = gate.current() else {
-            continue;
-        };
-        if let Err(error) = state.lookup.purge_expired(retention_days).await {
-            tracing::error!(%error, "audit retention purge failed; retrying next round");
-        }
-        let service = &state.service;
-        loop {
-            match service.purge_due_deletions(PURGE_BATCH).await {
-                Ok(purged) => {
-                    for arn in &purged {
-                        tracing::info!(arn, "secret deleted at the end of its recovery window");
+    }
+
+    /// One round, on the node holding the lease. Logs counts and ARNs only: never a key,
+    /// its material or a secret value.
+    async fn run_round(self, state: &AppState, lease: &Lease<AnyStore>, settings: &JobSettings) {
+        match self {
+            Job::DeletionPurge => loop {
+                match state.service.purge_due_deletions(PURGE_BATCH).await {
+                    Ok(purged) => {
+                        for arn in &purged {
+                            tracing::info!(arn, "secret deleted at the end of its recovery window");
+                        }
+                        // More may be due: go on while this node still holds the lease
+                        // (renewing it, so that a long purge keeps it).
+                        if purged.len() < PURGE_BATCH || !lease.try_hold(state.clock.now()).await {
+                            break;
+                        }
                     }
-                    if purged.len() < PURGE_BATCH {
+                    Err(error) => {
+                        tracing::error!(%error, "deletion purge failed; retrying next round");
                         break;
                     }
                 }
-                Err(error) => {
-                    tracing::error!(%error, "deletion purge failed; retrying next round");
-                    break;
+            },
+            Job::AuditRetention => {
+                if let Err(error) = state.lookup.purge_expired(settings.retention_days).await {
+                    tracing::error!(%error, "audit retention purge failed; retrying next round");
+                }
+            }
+            Job::KmsMaintenance => {
+                let (account, region) = (&settings.account, &settings.region);
+                match state.kms.maintain(account, region).await {
+                    Ok((0, 0)) => tracing::debug!(account, region, "KMS maintenance: nothing due"),
+                    Ok((rotated, deleted)) => tracing::info!(
+                        account,
+                        region,
+                        rotated,
+                        deleted,
+                        "KMS maintenance: rotated due keys and deleted keys past their waiting period"
+                    ),
+                    Err(error) => {
+                        tracing::error!(%error, "KMS maintenance failed; retrying next round");
+                    }
                 }
             }
         }
     }
 }
 
-/// Rotates the KMS keys of the served account and region whose automatic rotation is due and
-/// deletes those whose waiting period is over. Logs counts only: never a key or its material.
-async fn kms_maintenance_loop(
+/// Runs `job` every interval while this node holds its lease, until told to stop; then
+/// releases the lease.
+async fn job_loop(
+    job: Job,
     gate: Arc<Gate>,
-    account: String,
-    region: String,
-    interval: Duration,
+    lease: Lease<AnyStore>,
+    settings: Arc<JobSettings>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
+            _ = tokio::time::sleep(settings.interval) => {}
+            _ = stop.wait_for(|stop| *stop) => break,
+        }
+        // Nothing can be done while sealed: the store cannot even be read meaningfully.
+        let Some(state) = gate.current() else {
+            continue;
+        };
+        if !lease.try_hold(state.clock.now()).await {
+            continue;
+        }
+        tracing::debug!(?job, "running a background job round");
+        job.run_round(&state, &lease, &settings).await;
+    }
+    lease.release().await;
+}
+
+/// Starts due rotations, on every node: each secret's own lease (taken by the engine) makes
+/// sure one secret rotates on one node at a time, so the work spreads over the nodes. Runs
+/// every `interval`, and at once when a RotateSecret made a rotation due.
+async fn rotation_loop(gate: Arc<Gate>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    /// Secrets looked at per round.
+    const ROUND: usize = 100;
+    let mut due_now: Option<Arc<tokio::sync::Notify>> = None;
+    loop {
+        let woken = async {
+            match &due_now {
+                Some(notify) => notify.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
+            _ = woken => {}
+            _ = stop.wait_for(|stop| *stop) => break,
         }
         let Some(state) = gate.current() else {
             continue;
         };
-        match state.kms.maintain(&account, &region).await {
-            Ok((0, 0)) => tracing::debug!(account, region, "KMS maintenance: nothing due"),
-            Ok((rotated, deleted)) => tracing::info!(
-                account,
-                region,
-                rotated,
-                deleted,
-                "KMS maintenance: rotated due keys and deleted keys past their waiting period"
-            ),
+        due_now = state.service.rotation_due_now();
+        match state.service.run_due_rotations(ROUND).await {
+            Ok(0) => {}
+            Ok(ran) => tracing::debug!(ran, "rotations run"),
             Err(error) => {
-                tracing::error!(%error, "KMS maintenance failed; retrying next round");
+                tracing::error!(%error, "the rotation scheduler failed; retrying next round")
             }
         }
     }

@@ -30,6 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "coffer-store",
             "coffer-store-embedded",
             "coffer-store-postgres",
+            "coffer-rotation-db",
         ],
     ),
     ("coffer-bench", &[]),

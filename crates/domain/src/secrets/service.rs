@@ -54,6 +54,9 @@ pub struct ServiceConfig {
     pub cache_secrets: usize,
     /// Bytes of sealed values kept in the read cache.
     pub cache_value_bytes: u64,
+    /// How long a cached secret is served; `None`: until this node's writes invalidate it
+    /// (right when this node is the store's only writer).
+    pub cache_max_age: Option<std::time::Duration>,
 }
 
 impl Default for ServiceConfig {
@@ -62,6 +65,7 @@ impl Default for ServiceConfig {
             partition: "aws".into(),
             cache_secrets: 100_000,
             cache_value_bytes: 256 << 20,
+            cache_max_age: None,
         }
     }
 }
@@ -141,7 +145,8 @@ impl<S: Store> SecretsService<S> {
             tokens,
             clock,
             randomness,
-            cache: SecretCache::new(config.cache_secrets, config.cache_value_bytes),
+            cache: SecretCache::new(config.cache_secrets, config.cache_value_bytes)
+                .with_max_age(config.cache_max_age),
             partition: config.partition,
             authorizer: None,
             kms: None,
