@@ -396,17 +396,13 @@ pub fn secrets_due_for_deletion(
     now: i64,
     limit: usize,
 ) -> StoreResult<Vec<String>> {
-    let mut statement = c
-        .prepare_cached(
-            "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= ?1 \
-             ORDER BY deletion_date LIMIT ?2",
-        )
-        .map_err(unavailable)?;
-    let rows = statement
-        .query_map(params![now, limit as i64], |row| row.get(0))
-        .map_err(unavailable)?;
-    rows.collect::<rusqlite::Result<Vec<String>>>()
-        .map_err(unavailable)
+    secrets_due(
+        c,
+        "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= ?1 \
+         ORDER BY deletion_date LIMIT ?2",
+        now,
+        limit,
+    )
 }
 
 pub fn secrets_due_for_rotation(
@@ -414,12 +410,18 @@ pub fn secrets_due_for_rotation(
     now: i64,
     limit: usize,
 ) -> StoreResult<Vec<String>> {
-    let mut statement = c
-        .prepare_cached(
-            "SELECT arn FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= ?1 \
-             ORDER BY next_rotation_at LIMIT ?2",
-        )
-        .map_err(unavailable)?;
+    secrets_due(
+        c,
+        "SELECT arn FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= ?1 \
+         ORDER BY next_rotation_at LIMIT ?2",
+        now,
+        limit,
+    )
+}
+
+/// ARNs selected by `sql` (a due-date query taking `now` and `limit`), earliest first.
+fn secrets_due(c: &Connection, sql: &str, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+    let mut statement = c.prepare_cached(sql).map_err(unavailable)?;
     let rows = statement
         .query_map(params![now, limit as i64], |row| row.get(0))
         .map_err(unavailable)?;

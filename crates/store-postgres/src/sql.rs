@@ -415,14 +415,14 @@ pub async fn secrets_due_for_deletion(
     now: i64,
     limit: usize,
 ) -> Outcome<Vec<String>> {
-    let statement = c
-        .prepare_cached(
-            "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= $1 \
-             ORDER BY deletion_date LIMIT $2",
-        )
-        .await?;
-    let rows = c.query(&statement, &[&now, &self::limit(limit)]).await?;
-    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    secrets_due(
+        c,
+        "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= $1 \
+         ORDER BY deletion_date LIMIT $2",
+        now,
+        limit,
+    )
+    .await
 }
 
 pub async fn secrets_due_for_rotation(
@@ -430,12 +430,24 @@ pub async fn secrets_due_for_rotation(
     now: i64,
     limit: usize,
 ) -> Outcome<Vec<String>> {
-    let statement = c
-        .prepare_cached(
-            "SELECT arn FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= $1 \
-             ORDER BY next_rotation_at LIMIT $2",
-        )
-        .await?;
+    secrets_due(
+        c,
+        "SELECT arn FROM secrets WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= $1 \
+         ORDER BY next_rotation_at LIMIT $2",
+        now,
+        limit,
+    )
+    .await
+}
+
+/// ARNs selected by `sql` (a due-date query taking `now` and `limit`), earliest first.
+async fn secrets_due(
+    c: &impl GenericClient,
+    sql: &str,
+    now: i64,
+    limit: usize,
+) -> Outcome<Vec<String>> {
+    let statement = c.prepare_cached(sql).await?;
     let rows = c.query(&statement, &[&now, &self::limit(limit)]).await?;
     rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
