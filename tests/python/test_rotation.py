@@ -396,3 +396,50 @@ def test_managed_rotation_on_mariadb_single_user_and_alternating_users(tmp_path)
     finally:
         stop_and_check(server)
         mariadb(f"DROP USER IF EXISTS '{user}'@'%', '{user}_clone'@'%', '{master}'@'%'")
+
+
+def test_functions_registered_by_the_admin_command_are_used_after_sighup(tmp_path, harness):
+    import signal
+
+    from conftest import base_env, coffer_bin
+    config = tmp_path / "coffer.toml"
+    config.write_text('log = "info"\n')
+
+    def admin(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(coffer_bin()), "rotation-function", "--config", str(config),
+                               *args], capture_output=True, text=True, env=base_env(), timeout=30)
+
+    server = start_server(tmp_path / "server", extra_args=(
+        "--config", str(config), "--rotation-check-interval", "1"))
+    try:
+        sm = server.client()
+        target = FakeTarget({"app": "pw"})
+        harness.register(FUNCTION, make_handler(target, client_factory=client_factory(server)))
+        secret = sm.create_secret(Name="rotate/registered",
+                                  SecretString=json.dumps({"username": "app", "password": "pw"}))
+        with pytest.raises(botocore.exceptions.ClientError) as denied:
+            sm.rotate_secret(SecretId=secret["ARN"], RotationLambdaARN=harness.function_arn(FUNCTION))
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+        added = admin("add", f"{FUNCTION}={harness.base_url}")
+        assert added.returncode == 0, added.stderr
+        listed = admin("list")
+        assert f"{FUNCTION}\t{harness.base_url}" in listed.stdout
+        assert 'log = "info"' in config.read_text()
+        assert admin("add", "bad name=http://x").returncode != 0
+        server._proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "rotation functions reloaded" in server.log(), what="the reload")
+
+        token = sm.rotate_secret(SecretId=secret["ARN"],
+                                 RotationLambdaARN=harness.function_arn(FUNCTION))["VersionId"]
+        wait_until(lambda: rotated_to(sm, secret["ARN"], token), what="the rotation")
+
+        assert admin("remove", FUNCTION).returncode == 0
+        assert admin("remove", FUNCTION).returncode != 0
+        server._proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: server.log().count("rotation functions reloaded") >= 2, what="reload 2")
+        with pytest.raises(botocore.exceptions.ClientError) as again:
+            sm.rotate_secret(SecretId=secret["ARN"], RotationLambdaARN=harness.function_arn(FUNCTION))
+        assert again.value.response["Error"]["Code"] == "AccessDeniedException"
+    finally:
+        stop_and_check(server)

@@ -39,6 +39,36 @@ pub enum Command {
     Operator(OperatorArgs),
     /// The audit trail: verify that no record was modified, removed, inserted or reordered.
     Audit(AuditArgs),
+    /// Register, remove or list the rotation functions of a server's configuration file
+    /// (`rotation_functions`). A running server reads them again on SIGHUP.
+    RotationFunction(RotationFunctionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RotationFunctionArgs {
+    /// The server's TOML configuration file (created if missing).
+    #[arg(long, env = "COFFER_CONFIG", value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: RotationFunctionCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RotationFunctionCommand {
+    /// Register a function (or change its URL): RotationLambdaARN
+    /// `arn:aws:lambda:<region>:<account>:function:NAME` then invokes it at URL.
+    Add {
+        /// NAME=URL, e.g. `pg-rotator=http://10.0.0.5:9000`.
+        #[arg(value_name = "NAME=URL")]
+        function: String,
+    },
+    /// Remove a function.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List the registered functions.
+    List,
 }
 
 #[derive(Args, Debug)]

@@ -89,6 +89,10 @@ pub struct ServerConfig {
 #[derive(Clone, Debug)]
 pub struct RotationConfig {
     pub functions: crate::rotation::FunctionRegistry,
+    /// Functions given as flags or environment: they win over the file, on reloads too.
+    pub functions_from_flags: Vec<String>,
+    /// The file to read `rotation_functions` from again on SIGHUP.
+    pub config_file: Option<PathBuf>,
     pub check_interval: Duration,
     pub retry_delay: Duration,
     pub max_attempts: u32,
@@ -221,6 +225,8 @@ impl ServerConfig {
                 args.shutdown_grace.or(file.shutdown_grace).unwrap_or(30),
             ),
             rotation: RotationConfig {
+                functions_from_flags: args.rotation_functions.clone(),
+                config_file: args.config.clone(),
                 functions: crate::rotation::FunctionRegistry::parse(&if args
                     .rotation_functions
                     .is_empty()
@@ -324,6 +330,21 @@ fn seconds_at_least_zero(seconds: f64, flag: &str) -> anyhow::Result<Duration> {
     }
     Duration::try_from_secs_f64(seconds)
         .map_err(|_| anyhow::anyhow!("{flag} is out of range: {seconds}"))
+}
+
+impl RotationConfig {
+    /// The functions as configured now: the flags (or environment), else the file as it is
+    /// now.
+    pub fn reload_functions(&self) -> anyhow::Result<crate::rotation::FunctionRegistry> {
+        if !self.functions_from_flags.is_empty() {
+            return crate::rotation::FunctionRegistry::parse(&self.functions_from_flags);
+        }
+        let listed = match &self.config_file {
+            Some(path) => read_file(path)?.rotation_functions.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        crate::rotation::FunctionRegistry::parse(&listed)
+    }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

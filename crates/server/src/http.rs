@@ -75,6 +75,8 @@ pub struct AppState {
     pub audit_writer: std::sync::Mutex<Option<AuditWriter>>,
     /// CloudTrail LookupEvents over the trail.
     pub lookup: AuditService<AnyStore>,
+    /// The rotation functions' invoker, whose registry a SIGHUP reloads.
+    pub rotation_functions: Arc<crate::rotation::Invoker<AnyStore>>,
 }
 
 impl AppState {

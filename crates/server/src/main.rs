@@ -42,6 +42,7 @@ fn main() -> std::process::ExitCode {
             Ok(false) => return std::process::ExitCode::FAILURE,
             Err(error) => Err(error),
         },
+        Command::RotationFunction(args) => rotation::edit_config(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

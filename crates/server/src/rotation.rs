@@ -58,8 +58,16 @@ impl FunctionRegistry {
                 anyhow::anyhow!("--rotation-function {entry:?}: expected NAME=URL")
             })?;
             let url = url.trim_end_matches('/');
-            if name.is_empty() || name.contains([':', '/']) {
-                anyhow::bail!("--rotation-function {entry:?}: NAME must be a bare function name");
+            // Lambda's rule for function names.
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                anyhow::bail!(
+                    "--rotation-function {entry:?}: NAME must be 1-64 letters, digits, - or _"
+                );
             }
             if name == MANAGED_SINGLE_USER || name == MANAGED_ALTERNATING_USERS {
                 anyhow::bail!("--rotation-function {entry:?}: {name} is Coffer's own function");
@@ -80,9 +88,87 @@ impl FunctionRegistry {
     }
 }
 
+/// `coffer rotation-function add|remove|list --config FILE`: edits `rotation_functions` in the
+/// server's TOML file, keeping every other setting. Running servers read it again on SIGHUP.
+pub fn edit_config(args: &crate::cli::RotationFunctionArgs) -> anyhow::Result<()> {
+    use crate::cli::RotationFunctionCommand;
+    use anyhow::Context;
+    let path = &args.config;
+    let mut table: toml::Table = match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text)
+            .with_context(|| format!("the config file {} is not valid", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => {
+            return Err(e).with_context(|| format!("could not read {}", path.display()));
+        }
+    };
+    let mut entries: Vec<String> = match table.get("rotation_functions") {
+        None => Vec::new(),
+        Some(value) => value
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .with_context(|| {
+                format!(
+                    "rotation_functions in {} must be a list of \"NAME=URL\" strings",
+                    path.display()
+                )
+            })?,
+    };
+    let name_of = |entry: &str| entry.split_once('=').map(|(n, _)| n.to_owned());
+    match &args.command {
+        RotationFunctionCommand::List => {
+            let registry = FunctionRegistry::parse(&entries)?;
+            if registry.endpoints.is_empty() {
+                println!("no rotation functions registered in {}", path.display());
+            }
+            for (name, authority) in &registry.endpoints {
+                println!("{name}\thttp://{authority}");
+            }
+            return Ok(());
+        }
+        RotationFunctionCommand::Add { function } => {
+            FunctionRegistry::parse(std::slice::from_ref(function))?;
+            let name = name_of(function);
+            entries.retain(|e| name_of(e) != name);
+            entries.push(function.clone());
+        }
+        RotationFunctionCommand::Remove { name } => {
+            let before = entries.len();
+            entries.retain(|e| name_of(e).as_deref() != Some(name.as_str()));
+            if entries.len() == before {
+                anyhow::bail!(
+                    "no rotation function {name} is registered in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    table.insert(
+        "rotation_functions".into(),
+        toml::Value::Array(entries.into_iter().map(toml::Value::String).collect()),
+    );
+    let text = toml::to_string(&table).context("could not write the configuration")?;
+    let temporary = path.with_extension("toml.tmp");
+    std::fs::write(&temporary, text)
+        .with_context(|| format!("could not write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path)
+        .with_context(|| format!("could not replace {}", path.display()))?;
+    println!(
+        "updated {}; running servers pick it up on SIGHUP (e.g. `kill -HUP <pid>`)",
+        path.display()
+    );
+    Ok(())
+}
+
 /// Calls registered functions and runs the managed ones.
 pub struct Invoker<S: Store> {
-    registry: FunctionRegistry,
+    /// Replaced on SIGHUP ([`Invoker::replace_functions`]).
+    registry: std::sync::RwLock<FunctionRegistry>,
     /// Set once the service exists (the service holds this invoker: a weak link avoids a
     /// cycle).
     service: OnceLock<Weak<SecretsService<S>>>,
@@ -92,10 +178,25 @@ pub struct Invoker<S: Store> {
 impl<S: Store> Invoker<S> {
     pub fn new(registry: FunctionRegistry) -> Arc<Invoker<S>> {
         Arc::new(Invoker {
-            registry,
+            registry: std::sync::RwLock::new(registry),
             service: OnceLock::new(),
             database: DatabaseClient::default(),
         })
+    }
+
+    /// Swaps in another set of registered functions (a reload); rotations already running
+    /// keep the endpoint they resolved.
+    pub fn replace_functions(&self, registry: FunctionRegistry) {
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = registry;
+    }
+
+    fn endpoint(&self, name: &str) -> Option<String> {
+        self.registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .endpoints
+            .get(name)
+            .cloned()
     }
 
     pub fn attach(&self, service: &Arc<SecretsService<S>>) {
@@ -180,7 +281,7 @@ impl<S: Store> RotationInvoker for Invoker<S> {
         function_name(function_arn).is_some_and(|name| {
             name == MANAGED_SINGLE_USER
                 || name == MANAGED_ALTERNATING_USERS
-                || self.registry.endpoints.contains_key(name)
+                || self.endpoint(name).is_some()
         })
     }
 
@@ -197,11 +298,9 @@ impl<S: Store> RotationInvoker for Invoker<S> {
                 MANAGED_ALTERNATING_USERS => true,
                 _ => {
                     let authority = self
-                        .registry
-                        .endpoints
-                        .get(name)
+                        .endpoint(name)
                         .ok_or_else(|| InvokeError::NotRegistered(name.to_owned()))?;
-                    return self.invoke_lambda(authority, name, event).await;
+                    return self.invoke_lambda(&authority, name, event).await;
                 }
             };
             let service = self

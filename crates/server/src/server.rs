@@ -181,6 +181,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
         config.rotation.check_interval,
         stop_rx.clone(),
     ));
+    tokio::spawn(reload_on_hangup(gate.clone(), config.clone()));
 
     let app = router(gate.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let mut serve_stop = stop_rx.clone();
@@ -366,6 +367,7 @@ async fn build_state(
         audit,
         audit_writer: std::sync::Mutex::new(audit_writer),
         lookup,
+        rotation_functions: invoker,
     });
     Ok((state, unlocked.admin_credentials_written))
 }
@@ -576,6 +578,33 @@ async fn rotation_loop(gate: Arc<Gate>, interval: Duration, mut stop: watch::Rec
             Err(error) => {
                 tracing::error!(%error, "the rotation scheduler failed; retrying next round")
             }
+        }
+    }
+}
+
+/// SIGHUP reads the rotation functions again (flags and environment, else the config file),
+/// so `coffer rotation-function add|remove` takes effect without a restart.
+async fn reload_on_hangup(gate: Arc<Gate>, config: Arc<ServerConfig>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("SIGHUP cannot be handled; rotation functions reload only on restart");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let Some(state) = gate.current() else {
+            tracing::warn!("SIGHUP while sealed: nothing to reload");
+            continue;
+        };
+        match config.rotation.reload_functions() {
+            Ok(registry) => {
+                let names: Vec<&str> = registry.names().collect();
+                tracing::info!(functions = ?names, "rotation functions reloaded");
+                state.rotation_functions.replace_functions(registry);
+            }
+            Err(error) => tracing::error!(
+                error = format!("{error:#}"),
+                "rotation functions not reloaded; the previous ones stay"
+            ),
         }
     }
 }
