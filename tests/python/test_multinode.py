@@ -44,7 +44,8 @@ FRESHNESS_BOUND = 1.0
 SLACK = 2.0
 DAY_MS = 24 * 3600 * 1000
 # What a client sees of a node that died under it (or before it).
-CONNECTION_ERRORS = (botocore.exceptions.HTTPClientError,)
+# A refused connection (EndpointConnectionError) or one cut mid-request (HTTPClientError).
+CONNECTION_ERRORS = (botocore.exceptions.HTTPClientError, botocore.exceptions.ConnectionError)
 
 
 class Cluster:
