@@ -89,7 +89,8 @@ impl FunctionRegistry {
 }
 
 /// `coffer rotation-function add|remove|list --config FILE`: edits `rotation_functions` in the
-/// server's TOML file, keeping every other setting. Running servers read it again on SIGHUP.
+/// server's TOML file, keeping every other setting (but not comments or layout). Running
+/// servers read it again on SIGHUP.
 pub fn edit_config(args: &crate::cli::RotationFunctionArgs) -> anyhow::Result<()> {
     use crate::cli::RotationFunctionCommand;
     use anyhow::Context;
@@ -153,9 +154,23 @@ pub fn edit_config(args: &crate::cli::RotationFunctionArgs) -> anyhow::Result<()
         toml::Value::Array(entries.into_iter().map(toml::Value::String).collect()),
     );
     let text = toml::to_string(&table).context("could not write the configuration")?;
+    // The file may hold the root key or credentials: the new one is private (0600) like
+    // the files Coffer writes, and a stale or planted temporary file is never followed.
     let temporary = path.with_extension("toml.tmp");
-    std::fs::write(&temporary, text)
-        .with_context(|| format!("could not write {}", temporary.display()))?;
+    let _ = std::fs::remove_file(&temporary);
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .with_context(|| format!("could not create {}", temporary.display()))?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("could not write {}", temporary.display()))?;
+    }
     std::fs::rename(&temporary, path)
         .with_context(|| format!("could not replace {}", path.display()))?;
     println!(
@@ -217,7 +232,9 @@ impl<S: Store> Invoker<S> {
             let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
                 .await
                 .map_err(|e| InvokeError::Unreachable(e.to_string()))?;
-            tokio::spawn(connection);
+            // Aborted when this call ends (answered or timed out), so a hung function leaves
+            // no task or socket behind.
+            let connection = AbortOnDrop(tokio::spawn(connection));
             let body = serde_json::to_vec(event).expect("events serialise");
             let request = http::Request::post(format!("/2015-03-31/functions/{name}/invocations"))
                 .header(http::header::HOST, authority)
@@ -264,6 +281,7 @@ impl<S: Store> Invoker<S> {
                     message: message.unwrap_or_default(),
                 });
             }
+            drop(connection);
             Ok(())
         };
         tokio::time::timeout(INVOKE_TIMEOUT, call)
@@ -308,18 +326,30 @@ impl<S: Store> RotationInvoker for Invoker<S> {
                 .get()
                 .and_then(Weak::upgrade)
                 .ok_or_else(|| InvokeError::Unreachable("the server is stopping".into()))?;
-            Managed {
+            let managed = Managed {
                 service: &service,
                 database: &self.database,
                 alternating,
+            };
+            match tokio::time::timeout(INVOKE_TIMEOUT, managed.run(event)).await {
+                Ok(outcome) => outcome.map_err(|failure| InvokeError::Function {
+                    error_type: failure.kind.into(),
+                    message: failure.message,
+                }),
+                Err(_) => Err(InvokeError::Unreachable(
+                    "the built-in rotation did not finish in time".into(),
+                )),
             }
-            .run(event)
-            .await
-            .map_err(|failure| InvokeError::Function {
-                error_type: failure.kind.into(),
-                message: failure.message,
-            })
         })
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -516,6 +546,25 @@ impl<S: Store> Managed<'_, S> {
                     .into(),
             });
         }
+        // The pending value is writable by whoever may PutSecretValue: the user it names must
+        // be the one this strategy rotates (AWS's templates check the same), or a caller could
+        // have Coffer change any role's password.
+        let expected = if self.alternating {
+            coffer_rotation_db::clone_user_name(current.engine(), current.username())
+                .map_err(database_failure)?
+        } else {
+            current.username().to_owned()
+        };
+        if pending.username() != expected {
+            return Err(Failure {
+                kind: "ValueError",
+                message: format!(
+                    "the pending version of {} names user {}, not {expected}",
+                    event.secret_id,
+                    pending.username()
+                ),
+            });
+        }
         if self.alternating {
             let master_arn = current.master_arn().ok_or_else(|| Failure {
                 kind: "ValueError",
@@ -525,6 +574,12 @@ impl<S: Store> Managed<'_, S> {
                 ),
             })?;
             let master = self.current(caller, master_arn).await?;
+            if [current.username(), pending.username()].contains(&master.username()) {
+                return Err(Failure {
+                    kind: "ValueError",
+                    message: "the alternating users cannot be the master secret's user".into(),
+                });
+            }
             if master.host() != current.host() || master.port() != current.port() {
                 return Err(Failure {
                     kind: "ValueError",

@@ -121,9 +121,24 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What the decoded size of a chunk may claim at most: LZ4 expands at most 255 times, and a
+/// tampered size prefix must not make the reader allocate gigabytes.
+fn decoded_size(blob: &[u8]) -> StoreResult<usize> {
+    let prefix: [u8; 4] = blob
+        .get(..4)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| corrupt("truncated"))?;
+    let size = u32::from_le_bytes(prefix) as usize;
+    if size > (blob.len() - 4).saturating_mul(255) {
+        return Err(corrupt("its size does not fit its compressed length"));
+    }
+    Ok(size)
+}
+
 fn decode_chunk(blob: &[u8]) -> StoreResult<Vec<AuditRecordRow>> {
+    let size = decoded_size(blob)?;
     let payload =
-        lz4_flex::decompress_size_prepended(blob).map_err(|_| corrupt("cannot decompress"))?;
+        lz4_flex::decompress(&blob[4..], size).map_err(|_| corrupt("cannot decompress"))?;
     let Some((&format, entries)) = payload.split_first() else {
         return Err(corrupt("empty"));
     };
@@ -420,6 +435,12 @@ pub fn purge(tx: &Transaction<'_>, before_time: i64) -> StoreResult<u64> {
         .take_while(|r| r.entry.event_time < before_time)
         .count();
     let first_kept = if old > 0 {
+        // The chunk's time columns make this impossible unless it was tampered with; then
+        // the purge must fail, not panic.
+        let first_kept = rows
+            .get(old)
+            .map(|r| r.seq)
+            .ok_or_else(|| corrupt("its times do not match its records"))?;
         tx.execute(
             "DELETE FROM audit_chunks WHERE first_seq = ?1",
             params![boundary_first],
@@ -427,7 +448,7 @@ pub fn purge(tx: &Transaction<'_>, before_time: i64) -> StoreResult<u64> {
         .map_err(unavailable)?;
         insert_chunk(tx, &rows[old..])?;
         removed += old as i64;
-        rows[old].seq
+        first_kept
     } else {
         boundary_first
     };
@@ -439,45 +460,53 @@ pub fn purge(tx: &Transaction<'_>, before_time: i64) -> StoreResult<u64> {
     Ok(removed as u64)
 }
 
-/// Moves records written one row each (schema 3 and 4) into chunks, once, at start-up.
+/// Moves records written one row each (schema 3 and 4) into chunks, once, at start-up, a
+/// thousand at a time (a trail of months does not fit in memory at once).
 pub fn move_rows_into_chunks(tx: &Transaction<'_>) -> StoreResult<u64> {
+    const PAGE: i64 = 1_000;
     let mut statement = tx
         .prepare(
             "SELECT seq, account_id, region, event_time, event_id, event_name, event_source, \
              read_only, username, access_key_id, resources, record, previous_hash, hash \
-             FROM audit_records ORDER BY seq",
+             FROM audit_records WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )
         .map_err(unavailable)?;
-    let rows = statement
-        .query_map([], |row| {
-            let resources: String = row.get(10)?;
-            Ok(AuditRecordRow {
-                seq: row.get(0)?,
-                entry: NewAuditRecord {
-                    account_id: row.get(1)?,
-                    region: row.get(2)?,
-                    event_time: row.get(3)?,
-                    event_id: row.get(4)?,
-                    event_name: row.get(5)?,
-                    event_source: row.get(6)?,
-                    read_only: row.get(7)?,
-                    username: row.get(8)?,
-                    access_key_id: row.get(9)?,
-                    resources: decode_resources(&resources),
-                    record: row.get(11)?,
-                },
-                previous_hash: row.get(12)?,
-                hash: row.get(13)?,
+    let (mut after, mut moved) = (i64::MIN, 0u64);
+    loop {
+        let rows = statement
+            .query_map(params![after, PAGE], |row| {
+                let resources: String = row.get(10)?;
+                Ok(AuditRecordRow {
+                    seq: row.get(0)?,
+                    entry: NewAuditRecord {
+                        account_id: row.get(1)?,
+                        region: row.get(2)?,
+                        event_time: row.get(3)?,
+                        event_id: row.get(4)?,
+                        event_name: row.get(5)?,
+                        event_source: row.get(6)?,
+                        read_only: row.get(7)?,
+                        username: row.get(8)?,
+                        access_key_id: row.get(9)?,
+                        resources: decode_resources(&resources),
+                        record: row.get(11)?,
+                    },
+                    previous_hash: row.get(12)?,
+                    hash: row.get(13)?,
+                })
             })
-        })
-        .map_err(unavailable)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(unavailable)?;
-    drop(statement);
-    for chunk in rows.chunks(1_000) {
-        insert_chunk(tx, chunk)?;
+            .map_err(unavailable)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(unavailable)?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = last.seq;
+        insert_chunk(tx, &rows)?;
+        moved += rows.len() as u64;
     }
+    drop(statement);
     tx.execute("DELETE FROM audit_records", [])
         .map_err(unavailable)?;
-    Ok(rows.len() as u64)
+    Ok(moved)
 }

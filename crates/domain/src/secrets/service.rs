@@ -1060,7 +1060,9 @@ impl<S: Store> SecretsService<S> {
                     now,
                 )
                 .await?;
+            let after = change.secret.clone();
             if self.try_commit(change).await? {
+                self.report_abandoned(&current.secret, &after);
                 return Ok(output(labels));
             }
         }
@@ -1139,7 +1141,12 @@ impl<S: Store> SecretsService<S> {
                 name: current.secret.name.clone(),
                 version_id,
             };
-            if !changed || self.try_commit(change).await? {
+            if !changed {
+                return Ok(output);
+            }
+            let after = change.secret.clone();
+            if self.try_commit(change).await? {
+                self.report_abandoned(&current.secret, &after);
                 return Ok(output);
             }
         }

@@ -197,6 +197,9 @@ impl<S: Store> SecretsService<S> {
                 .as_ref()
                 .map(|r| r.token.as_str())
                 .or_else(|| pending_version(secret));
+            if immediately && state.running.as_ref().is_some_and(|r| r.test_only) {
+                return Err(SecretsError::RotationInProgress);
+            }
             let resuming = match unfinished {
                 Some(pending) if pending == token => true,
                 Some(_) => return Err(SecretsError::RotationInProgress),
@@ -223,7 +226,11 @@ impl<S: Store> SecretsService<S> {
             let mut change = self.change(&current, secret.clone(), now);
             let (scheduled, next_date) = self.next_rotation(secret, &state, now);
             state.next_rotation_date = next_date;
-            let mut due = scheduled;
+            // A rotation waiting for its retry keeps its due time.
+            let mut due = match &state.running {
+                Some(_) => secret.next_rotation_at,
+                None => scheduled,
+            };
             if immediately || !resuming {
                 if !resuming {
                     // The version the function fills: no value yet, labelled AWSPENDING.
@@ -306,7 +313,8 @@ impl<S: Store> SecretsService<S> {
 
     /// A manual change of the value (AWSCURRENT moved to `token` by PutSecretValue or
     /// UpdateSecret): it counts as a rotation for the schedule, and it abandons a rotation in
-    /// progress, whose pending label is removed (spec §4.11).
+    /// progress, whose pending label is removed (spec §4.11). The caller reports the
+    /// abandonment once the change is committed ([`Self::report_abandoned`]).
     pub(super) fn note_manual_change(&self, change: &mut SecretChange, token: &str, now: Millis) {
         let Some(mut state) = RotationState::decode(change.secret.rotation.as_deref()) else {
             return;
@@ -320,7 +328,6 @@ impl<S: Store> SecretsService<S> {
             if change.secret.stages.get(AWSPENDING) == Some(&running.token) {
                 change.secret.stages.remove(AWSPENDING);
             }
-            self.rotation_event(&change.secret, "RotationAbandoned", None);
             state.running = None;
         }
         if state.running.is_some() {
@@ -331,6 +338,16 @@ impl<S: Store> SecretsService<S> {
         state.next_rotation_date = date;
         change.secret.rotation = Some(state.encode());
         change.secret.next_rotation_at = due;
+    }
+
+    /// After a committed manual change: records `RotationAbandoned` if it ended a rotation.
+    pub(super) fn report_abandoned(&self, before: &SecretRecord, after: &SecretRecord) {
+        let running = |secret: &SecretRecord| {
+            RotationState::decode(secret.rotation.as_deref()).and_then(|state| state.running)
+        };
+        if running(before).is_some() && running(after).is_none() {
+            self.rotation_event(after, "RotationAbandoned", None);
+        }
     }
 
     /// Runs the rotations that are due; returns how many ran. Called by the scheduler on
@@ -479,6 +496,7 @@ impl<S: Store> SecretsService<S> {
             self.rotation_event(secret, "RotationStarted", None);
         }
         for &step in steps {
+            let position = Step::ALL.iter().position(|s| *s == step).unwrap_or(0) as u8;
             let now = self.clock.now();
             match self
                 .store
@@ -503,7 +521,7 @@ impl<S: Store> SecretsService<S> {
             if let Err(reason) = self.invoke_with_retries(engine, function, &event).await {
                 return Outcome::Failed { step, reason };
             }
-            match self.step_done(&secret.arn, running).await {
+            match self.step_done(&secret.arn, running, position + 1).await {
                 Ok(true) => {}
                 Ok(false) => return Outcome::Stopped,
                 Err(error) => {
@@ -537,7 +555,7 @@ impl<S: Store> SecretsService<S> {
                         "the rotation function could not be reached; retrying"
                     );
                     tokio::time::sleep(delay).await;
-                    delay *= 4;
+                    delay = delay.saturating_mul(4);
                 }
                 // A function's own error message is not recorded: it is the function's text
                 // and could quote anything, secret values included.
@@ -551,7 +569,14 @@ impl<S: Store> SecretsService<S> {
     }
 
     /// Saves that one more step completed; `false` when the rotation is no longer this one.
-    async fn step_done(&self, arn: &str, running: &RunningRotation) -> SecretsResult<bool> {
+    /// `done` is the number of steps complete after this one (its position in the four),
+    /// so a step finished twice (a lease taken over mid-step) is not counted twice.
+    async fn step_done(
+        &self,
+        arn: &str,
+        running: &RunningRotation,
+        done: u8,
+    ) -> SecretsResult<bool> {
         for _ in 0..super::MAX_WRITE_ATTEMPTS {
             let Some(current) = self.load_by_arn(arn, true).await? else {
                 return Ok(false);
@@ -560,7 +585,7 @@ impl<S: Store> SecretsService<S> {
             let Some(saved) = state.running.as_mut().filter(|r| r.token == running.token) else {
                 return Ok(false);
             };
-            saved.steps_done = saved.steps_done.saturating_add(1);
+            saved.steps_done = saved.steps_done.max(done);
             let change = bookkeeping(
                 &current,
                 with_state(&current.secret, &state, current.secret.next_rotation_at),
@@ -613,6 +638,10 @@ impl<S: Store> SecretsService<S> {
                 }
                 Outcome::Completed => {
                     if next.stages.get(AWSCURRENT) != Some(&running.token) {
+                        // The retry must run finishSecret again.
+                        if let Some(saved) = state.running.as_mut() {
+                            saved.steps_done = saved.steps_done.min(3);
+                        }
                         let reason = format!(
                             "finishSecret did not move AWSCURRENT to version {}",
                             running.token
@@ -644,14 +673,24 @@ impl<S: Store> SecretsService<S> {
                 if attempts < engine.settings.max_attempts && !running.test_only {
                     let saved = state.running.as_mut().expect("a running rotation");
                     saved.attempts = attempts;
-                    let backoff = engine.settings.retry_delay_ms * (1i64 << (attempts - 1).min(16));
+                    let backoff = engine
+                        .settings
+                        .retry_delay_ms
+                        .saturating_mul(1i64 << (attempts - 1).min(16));
                     Some(now + backoff)
                 } else {
                     // Given up: the pending version stays as the function left it, and the
                     // schedule (if any) resumes it in the next window.
                     if running.test_only && next.stages.get(AWSPENDING) == Some(&running.token) {
                         next.stages.remove(AWSPENDING);
-                        delete_versions.push(running.token.clone());
+                        if current
+                            .versions
+                            .iter()
+                            .any(|v| v.version_id == running.token && !v.has_value)
+                            && labels::labels_of(&next.stages, &running.token).is_empty()
+                        {
+                            delete_versions.push(running.token.clone());
+                        }
                     }
                     state.running = None;
                     let (due, date) = self.next_rotation(secret, &state, now);
