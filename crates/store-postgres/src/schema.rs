@@ -218,7 +218,7 @@ pub(crate) async fn prepare(client: &mut Client, schema: Option<&str>) -> StoreR
 
 /// Runs one idempotent statement that creates something. `IF NOT EXISTS` is not safe
 /// against a concurrent creator in PostgreSQL: the loser fails with 23505 on a catalog index
-/// (or 42P06/42P07) instead of finding the object. Once the winner has committed, running
+/// (or 42P06/42P07, or 42710 for the table's row type) instead of finding the object. Once the winner has committed, running
 /// the statement again finds the object and does nothing.
 async fn run_bootstrap(client: &Client, sql: &str) -> StoreResult<()> {
     let mut attempt = 1;
@@ -230,6 +230,8 @@ async fn run_bootstrap(client: &Client, sql: &str) -> StoreResult<()> {
             || e.code().is_some_and(|c| {
                 *c == tokio_postgres::error::SqlState::DUPLICATE_TABLE
                     || *c == tokio_postgres::error::SqlState::DUPLICATE_SCHEMA
+                    // A table's row type: 42710 "type ... already exists" (seen in CI).
+                    || *c == tokio_postgres::error::SqlState::DUPLICATE_OBJECT
             });
         if !lost_a_creation_race || attempt >= BOOTSTRAP_ATTEMPTS {
             return Err(StoreError::Unavailable(format!(
