@@ -417,7 +417,7 @@ impl<S: Store> Managed<'_, S> {
         secret_id: &str,
         version_id: Option<&str>,
         stage: &str,
-    ) -> SecretsResult<Option<DatabaseSecretText>> {
+    ) -> SecretsResult<Option<Zeroizing<String>>> {
         let input = GetSecretValueInput {
             secret_id: secret_id.to_owned(),
             version_id: version_id.map(str::to_owned),
@@ -425,7 +425,7 @@ impl<S: Store> Managed<'_, S> {
         };
         match self.service.get_secret_value(caller, input).await {
             Ok(out) => match out.value {
-                SecretValue::String(text) => Ok(Some(DatabaseSecretText(text))),
+                SecretValue::String(text) => Ok(Some(text)),
                 SecretValue::Binary(_) => Ok(None),
             },
             Err(
@@ -451,7 +451,7 @@ impl<S: Store> Managed<'_, S> {
         else {
             return Ok(None);
         };
-        DatabaseSecret::parse(&text.0)
+        DatabaseSecret::parse(&text)
             .map(Some)
             .map_err(database_failure)
     }
@@ -659,6 +659,3 @@ impl<S: Store> Managed<'_, S> {
             .map_err(secrets_failure)
     }
 }
-
-/// A secret's text held for parsing; wiped when dropped.
-struct DatabaseSecretText(Zeroizing<String>);

@@ -47,6 +47,19 @@ const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// once instead of waiting for those of its previous life to expire.
 const EMBEDDED_HOLDER: &str = "embedded";
 
+/// This process's name in the store's leases (background jobs and rotations alike): random
+/// per process on a shared store, [`EMBEDDED_HOLDER`] on the embedded one.
+fn lease_holder(store: &AnyStore) -> &'static str {
+    static HOLDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOLDER.get_or_init(|| {
+        if store.is_shared() {
+            lease::node_id()
+        } else {
+            EMBEDDED_HOLDER.to_owned()
+        }
+    })
+}
+
 /// The machine's clock; in debug builds, shifted when a test asks (see `test_clock`).
 fn machine_clock() -> Arc<dyn Clock> {
     #[cfg(debug_assertions)]
@@ -146,11 +159,7 @@ pub async fn run(mut config: ServerConfig) -> anyhow::Result<()> {
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let holder = if store.is_shared() {
-        lease::node_id()
-    } else {
-        EMBEDDED_HOLDER.to_owned()
-    };
+    let holder = lease_holder(&store).to_owned();
     tracing::info!(
         node = %holder,
         "background jobs run on the node holding their lease"
@@ -320,13 +329,7 @@ async fn build_state(
     for name in config.rotation.functions.names() {
         tracing::info!(function = name, "rotation function registered");
     }
-    // With the embedded store this server is the only node: a fixed holder lets a restart
-    // after a crash take its rotations back at once rather than wait for their leases.
-    let rotation_holder = if store.is_shared() {
-        coffer_domain::lease::node_id()
-    } else {
-        "embedded".to_owned()
-    };
+    let holder = lease_holder(&store).to_owned();
     let service = Arc::new(
         SecretsService::new(
             store,
@@ -349,7 +352,7 @@ async fn build_state(
                 retry_delay_ms: config.rotation.retry_delay.as_millis() as i64,
                 ..RotationSettings::default()
             },
-            rotation_holder,
+            holder,
             audit.clone(),
             Some(Arc::new(rotation_metrics.clone())),
         ),

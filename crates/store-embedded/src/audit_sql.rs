@@ -181,32 +181,64 @@ fn insert_chunk(tx: &Transaction<'_>, rows: &[AuditRecordRow]) -> StoreResult<()
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(());
     };
-    let mut payload = Vec::with_capacity(
-        1 + rows
-            .iter()
-            .map(|r| r.entry.record.len() + 256)
-            .sum::<usize>(),
-    );
-    payload.push(CHUNK_FORMAT);
+    let mut buffers = ChunkBuffers::default();
+    buffers.payload.push(CHUNK_FORMAT);
     for row in rows {
         encode_entry(
-            &mut payload,
+            &mut buffers.payload,
             row.seq,
             &row.previous_hash,
             &row.hash,
             &row.entry,
         );
     }
-    let blob = lz4_flex::compress_prepend_size(&payload);
-    let first_time = rows.iter().map(|r| r.entry.event_time).min().unwrap_or(0);
-    let last_time = rows.iter().map(|r| r.entry.event_time).max().unwrap_or(0);
+    let span = ChunkSpan {
+        first_seq: first.seq,
+        last_seq: last.seq,
+        first_time: rows.iter().map(|r| r.entry.event_time).min().unwrap_or(0),
+        last_time: rows.iter().map(|r| r.entry.event_time).max().unwrap_or(0),
+        last_hash: &last.hash,
+    };
+    store_chunk(tx, &span, &mut buffers)
+}
+
+/// What the chunk table says of a chunk beside its records.
+struct ChunkSpan<'a> {
+    first_seq: i64,
+    last_seq: i64,
+    first_time: i64,
+    last_time: i64,
+    last_hash: &'a [u8],
+}
+
+/// Compresses `buffers.payload` (the encoded records) and stores it as one chunk.
+fn store_chunk(
+    tx: &Transaction<'_>,
+    span: &ChunkSpan<'_>,
+    buffers: &mut ChunkBuffers,
+) -> StoreResult<()> {
+    let (payload, compressed) = (&buffers.payload, &mut buffers.compressed);
+    compressed.clear();
+    compressed.resize(
+        4 + lz4_flex::block::get_maximum_output_size(payload.len()),
+        0,
+    );
+    compressed[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    let size = lz4_flex::block::compress_into(payload, &mut compressed[4..])
+        .map_err(|_| StoreError::Unavailable("audit chunk could not be compressed".into()))?;
+    compressed.truncate(4 + size);
     tx.prepare_cached(
         "INSERT INTO audit_chunks (first_seq, last_seq, first_time, last_time, last_hash, records) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .map_err(unavailable)?
     .execute(params![
-        first.seq, last.seq, first_time, last_time, last.hash, blob
+        span.first_seq,
+        span.last_seq,
+        span.first_time,
+        span.last_time,
+        span.last_hash,
+        &compressed[..]
     ])
     .map_err(unavailable)?;
     Ok(())
@@ -256,30 +288,14 @@ pub fn append(
     if assigned.is_empty() {
         return Ok(assigned);
     }
-    let compressed = &mut buffers.compressed;
-    compressed.clear();
-    compressed.resize(
-        4 + lz4_flex::block::get_maximum_output_size(payload.len()),
-        0,
-    );
-    compressed[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    let size = lz4_flex::block::compress_into(payload, &mut compressed[4..])
-        .map_err(|_| StoreError::Unavailable("audit chunk could not be compressed".into()))?;
-    compressed.truncate(4 + size);
-    tx.prepare_cached(
-        "INSERT INTO audit_chunks (first_seq, last_seq, first_time, last_time, last_hash, records) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .map_err(unavailable)?
-    .execute(params![
+    let span = ChunkSpan {
         first_seq,
-        seq,
+        last_seq: seq,
         first_time,
         last_time,
-        previous,
-        &compressed[..]
-    ])
-    .map_err(unavailable)?;
+        last_hash: &previous,
+    };
+    store_chunk(tx, &span, buffers)?;
     Ok(assigned)
 }
 

@@ -80,6 +80,37 @@ fn rotation_of(secret: &SecretRecord) -> RotationState {
     RotationState::decode(secret.rotation.as_deref()).unwrap_or_default()
 }
 
+/// The version a rotation fills: no value yet (it is labelled `AWSPENDING` beside it).
+fn placeholder(secret: &SecretRecord, token: &str, now: Millis) -> VersionWrite {
+    VersionWrite {
+        meta: VersionMeta {
+            version_id: token.to_owned(),
+            created_at: now,
+            last_accessed_day: None,
+            kms_key_id: secret.kms_key_id.clone(),
+            has_value: false,
+        },
+        ciphertext: None,
+    }
+}
+
+/// A test-only run's pending version goes again: its `AWSPENDING` label, and the version
+/// itself (returned) if it is still empty and holds no other label.
+fn remove_temporary_version(
+    current: &SecretAggregate,
+    next: &mut SecretRecord,
+    token: &str,
+) -> Option<String> {
+    if next.stages.get(AWSPENDING).map(String::as_str) == Some(token) {
+        next.stages.remove(AWSPENDING);
+    }
+    let empty = current
+        .versions
+        .iter()
+        .any(|v| v.version_id == token && !v.has_value);
+    (empty && labels::labels_of(&next.stages, token).is_empty()).then(|| token.to_owned())
+}
+
 /// The secret with `state` written into it (and its due date for the scheduler).
 fn with_state(secret: &SecretRecord, state: &RotationState, due: Option<Millis>) -> SecretRecord {
     let mut next = secret.clone();
@@ -234,16 +265,7 @@ impl<S: Store> SecretsService<S> {
             if immediately || !resuming {
                 if !resuming {
                     // The version the function fills: no value yet, labelled AWSPENDING.
-                    change.put_versions.push(VersionWrite {
-                        meta: VersionMeta {
-                            version_id: token.clone(),
-                            created_at: now,
-                            last_accessed_day: None,
-                            kms_key_id: secret.kms_key_id.clone(),
-                            has_value: false,
-                        },
-                        ciphertext: None,
-                    });
+                    change.put_versions.push(placeholder(secret, &token, now));
                     change
                         .secret
                         .stages
@@ -452,16 +474,7 @@ impl<S: Store> SecretsService<S> {
             };
             let mut change_versions = Vec::new();
             if pending_version(secret).is_none() {
-                change_versions.push(VersionWrite {
-                    meta: VersionMeta {
-                        version_id: running.token.clone(),
-                        created_at: now,
-                        last_accessed_day: None,
-                        kms_key_id: secret.kms_key_id.clone(),
-                        has_value: false,
-                    },
-                    ciphertext: None,
-                });
+                change_versions.push(placeholder(secret, &running.token, now));
                 next.stages
                     .insert(AWSPENDING.to_owned(), running.token.clone());
             }
@@ -622,17 +635,11 @@ impl<S: Store> SecretsService<S> {
                 Outcome::Stopped => return Ok(()),
                 Outcome::Completed if running.test_only => {
                     // The temporary pending version goes again.
-                    if next.stages.get(AWSPENDING) == Some(&running.token) {
-                        next.stages.remove(AWSPENDING);
-                    }
-                    if current
-                        .versions
-                        .iter()
-                        .any(|v| v.version_id == running.token && !v.has_value)
-                        && labels::labels_of(&next.stages, &running.token).is_empty()
-                    {
-                        delete_versions.push(running.token.clone());
-                    }
+                    delete_versions.extend(remove_temporary_version(
+                        &current,
+                        &mut next,
+                        &running.token,
+                    ));
                     state.running = None;
                     ("TestRotationSucceeded", None)
                 }
@@ -681,16 +688,12 @@ impl<S: Store> SecretsService<S> {
                 } else {
                     // Given up: the pending version stays as the function left it, and the
                     // schedule (if any) resumes it in the next window.
-                    if running.test_only && next.stages.get(AWSPENDING) == Some(&running.token) {
-                        next.stages.remove(AWSPENDING);
-                        if current
-                            .versions
-                            .iter()
-                            .any(|v| v.version_id == running.token && !v.has_value)
-                            && labels::labels_of(&next.stages, &running.token).is_empty()
-                        {
-                            delete_versions.push(running.token.clone());
-                        }
+                    if running.test_only {
+                        delete_versions.extend(remove_temporary_version(
+                            &current,
+                            &mut next,
+                            &running.token,
+                        ));
                     }
                     state.running = None;
                     let (due, date) = self.next_rotation(secret, &state, now);
